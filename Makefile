@@ -1,0 +1,68 @@
+# mcp_analytics — one entry point for building, running and testing.
+#
+#   make            build the extension (PGXS target all) and the bridge
+#   make install    install the extension into PostgreSQL (needs root or sudo)
+#   make run        install what is missing, build, start a local cluster + bridge, load the demo
+#   make stop       stop what `make run` started      make clean-data   remove .data/
+#   make psql       psql on the local metadata database
+#   make demo SCALE=n   (re)load the demo panel at n times the default size
+#   make test       everything, ending with "N passed, N failed"
+
+PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/bin/pg_config)
+
+EXTENSION  = mcp_analytics
+MODULE_big = mcp_analytics
+DATA       = $(sort $(wildcard extension/mcp_analytics--*.sql))
+OBJS       = $(patsubst %.cpp,%.o,$(sort $(wildcard extension/*.cpp)))
+PGFILEDESC = "mcp_analytics - dataset registry and safe analytics for MCP clients"
+
+# pg_regress suite: sql/*.sql with expected/*.out (run by test/run_tests.sh on its own cluster)
+REGRESS    = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
+
+PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+              -isystem $(shell $(PG_CONFIG) --includedir-server) \
+              -isystem $(shell $(PG_CONFIG) --includedir)
+PG_CPPFLAGS = -I$(shell $(PG_CONFIG) --includedir)
+SHLIB_LINK  = -lpq -lssl -lcrypto -lcurl -lstdc++
+
+# No LLVM bitcode: it needs clang, and JIT-inlining our C++ buys nothing. Set before PGXS
+# so its own with_llvm = yes is ignored.
+override with_llvm = no
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+BUILD_DIR  ?= build
+BRIDGE_DIR  = $(BUILD_DIR)/bridge
+
+.PHONY: build bridge test run stop psql clean-data demo deps bench
+.DEFAULT_GOAL := build
+build: all bridge
+
+bridge:
+	@cmake -S bridge -B $(BRIDGE_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BRIDGE_DIR) -j2
+
+deps:
+	@test/support/install_deps.sh
+
+test: deps
+	@test/run_tests.sh
+
+run: deps
+	@test/support/run_local.sh start
+
+stop:
+	@test/support/run_local.sh stop
+
+psql:
+	@test/support/run_local.sh psql
+
+demo:
+	@test/support/run_local.sh demo $(or $(SCALE),1)
+
+clean-data: stop
+	rm -rf .data
+
+clean: clean-bridge
+clean-bridge:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,263 @@
+#include "config.hpp"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <sstream>
+#include <string_view>
+
+namespace mcp::bridge {
+
+namespace {
+
+// An empty reason means the value was accepted.
+using Apply = std::function<std::string(Config&, const std::string&)>;
+
+struct Setting {
+    std::string_view flag;
+    std::string_view env;
+    std::string_view value_name;
+    std::string_view help;
+    // The database URL carries a password: its value is never echoed in an error.
+    bool secret;
+    Apply apply;
+};
+
+std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
+    std::uint64_t value = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc() || ptr != end) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+std::string apply_listen(Config& config, const std::string& value) {
+    const std::string expected = "expected HOST:PORT with PORT 0-65535";
+    std::string host;
+    std::string_view port_text;
+    if (!value.empty() && value.front() == '[') {
+        // IPv6 literals carry colons of their own, so they come bracketed.
+        const auto close = value.find("]:");
+        if (close == std::string::npos) {
+            return expected;
+        }
+        host = value.substr(1, close - 1);
+        port_text = std::string_view(value).substr(close + 2);
+    } else {
+        const auto colon = value.rfind(':');
+        if (colon == std::string::npos) {
+            return expected;
+        }
+        host = value.substr(0, colon);
+        port_text = std::string_view(value).substr(colon + 1);
+    }
+    const auto port = parse_unsigned(port_text);
+    if (host.empty() || !port || *port > 65535) {
+        return expected;
+    }
+    config.listen.host = host;
+    config.listen.port = static_cast<std::uint16_t>(*port);
+    return {};
+}
+
+std::string apply_database_url(Config& config, const std::string& value) {
+    if (!value.empty()) {
+        // Checked at start so a typo fails loudly instead of as a permanently unreachable database.
+        // libpq's own message may quote the string, so it is discarded.
+        char* message = nullptr;
+        PQconninfoOption* options = PQconninfoParse(value.c_str(), &message);
+        PQfreemem(message);
+        if (options == nullptr) {
+            return "not a libpq connection string or URI";
+        }
+        PQconninfoFree(options);
+    }
+    config.database_url = value;
+    return {};
+}
+
+Apply unsigned_in_range(std::uint64_t min, std::uint64_t max,
+                        std::function<void(Config&, std::uint64_t)> store) {
+    return [=](Config& config, const std::string& value) -> std::string {
+        const auto number = parse_unsigned(value);
+        if (!number || *number < min || *number > max) {
+            return "expected an integer from " + std::to_string(min) + " to " + std::to_string(max);
+        }
+        store(config, *number);
+        return {};
+    };
+}
+
+// Accepts "30" (seconds), "30s" or "500ms": tests and operators think in different units.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+    std::uint64_t scale = 1000;
+    if (text.size() > 2 && text.substr(text.size() - 2) == "ms") {
+        scale = 1;
+        text.remove_suffix(2);
+    } else if (text.size() > 1 && text.back() == 's') {
+        text.remove_suffix(1);
+    }
+    const auto number = parse_unsigned(text);
+    constexpr std::uint64_t one_day_ms = 24ULL * 3600 * 1000;
+    if (!number || *number == 0 || *number > one_day_ms / scale) {
+        return std::nullopt;
+    }
+    return std::chrono::milliseconds(*number * scale);
+}
+
+Apply duration(std::function<void(Config&, std::chrono::milliseconds)> store) {
+    return [=](Config& config, const std::string& value) -> std::string {
+        const auto parsed = parse_duration(value);
+        if (!parsed) {
+            return "expected a positive duration such as 30, 30s or 500ms (at most one day)";
+        }
+        store(config, *parsed);
+        return {};
+    };
+}
+
+const std::vector<Setting>& settings() {
+    static const std::vector<Setting> table = {
+        {"--listen", "MCP_BRIDGE_LISTEN", "HOST:PORT",
+         "address to listen on; port 0 picks a free port (default 127.0.0.1:8080)", false,
+         apply_listen},
+        {"--database-url", "MCP_BRIDGE_DATABASE_URL", "URL",
+         "libpq conninfo or URI of the metadata database; prefer the environment variable, "
+         "flags are visible in the process list (default: none, /healthz reports unconfigured)",
+         true, apply_database_url},
+        {"--threads", "MCP_BRIDGE_THREADS", "N", "I/O threads, 1-64 (default 2)", false,
+         unsigned_in_range(1, 64,
+                           [](Config& c, std::uint64_t n) { c.threads = static_cast<unsigned>(n); })},
+        {"--max-header-bytes", "MCP_BRIDGE_MAX_HEADER_BYTES", "N",
+         "largest accepted request header, 1024-1048576 (default 8192)", false,
+         unsigned_in_range(1024, 1024 * 1024,
+                           [](Config& c, std::uint64_t n) { c.limits.max_header_bytes = n; })},
+        {"--max-body-bytes", "MCP_BRIDGE_MAX_BODY_BYTES", "N",
+         "largest accepted request body, 0-1073741824 (default 1048576)", false,
+         unsigned_in_range(0, 1024ULL * 1024 * 1024,
+                           [](Config& c, std::uint64_t n) { c.limits.max_body_bytes = n; })},
+        {"--read-timeout", "MCP_BRIDGE_READ_TIMEOUT", "DURATION",
+         "time allowed to receive one request (default 30s)", false,
+         duration([](Config& c, std::chrono::milliseconds d) { c.limits.read_timeout = d; })},
+        {"--idle-timeout", "MCP_BRIDGE_IDLE_TIMEOUT", "DURATION",
+         "time a keep-alive connection may wait for its next request (default 60s)", false,
+         duration([](Config& c, std::chrono::milliseconds d) { c.limits.idle_timeout = d; })},
+        {"--shutdown-timeout", "MCP_BRIDGE_SHUTDOWN_TIMEOUT", "DURATION",
+         "time requests in flight get to finish on SIGTERM/SIGINT (default 10s)", false,
+         duration([](Config& c, std::chrono::milliseconds d) { c.shutdown_timeout = d; })},
+    };
+    return table;
+}
+
+const Setting* find_setting(std::string_view flag) {
+    for (const auto& setting : settings()) {
+        if (setting.flag == flag) {
+            return &setting;
+        }
+    }
+    return nullptr;
+}
+
+struct RawValue {
+    const Setting* setting;
+    std::string source;  // the flag or variable name, for the error message
+    std::string value;
+};
+
+std::string describe_error(const RawValue& raw, const std::string& reason) {
+    std::string message = "invalid " + raw.source + " value";
+    if (!raw.setting->secret) {
+        message += " '" + raw.value + "'";
+    }
+    return message + ": " + reason;
+}
+
+ParseResult error_result(std::string message) {
+    ParseResult result;
+    result.outcome = ParseOutcome::error;
+    result.error = std::move(message);
+    return result;
+}
+
+}  // namespace
+
+EnvLookup process_environment() {
+    return [](const std::string& name) -> std::optional<std::string> {
+        const char* value = std::getenv(name.c_str());
+        if (value == nullptr) {
+            return std::nullopt;
+        }
+        return std::string(value);
+    };
+}
+
+ParseResult parse_config(const std::vector<std::string>& args, const EnvLookup& env) {
+    for (const auto& arg : args) {
+        if (arg == "--help" || arg == "-h") {
+            ParseResult result;
+            result.outcome = ParseOutcome::help;
+            return result;
+        }
+    }
+
+    // One slot per setting: a flag replaces the variable, so a bad variable that a flag
+    // overrides is not an error.
+    const auto& table = settings();
+    std::vector<std::optional<RawValue>> chosen(table.size());
+    for (std::size_t s = 0; s < table.size(); ++s) {
+        const std::string env_name(table[s].env);
+        auto value = env(env_name);
+        // An empty variable counts as unset, as shells make it easy to export one by accident.
+        if (value && !value->empty()) {
+            chosen[s] = RawValue{&table[s], env_name, *value};
+        }
+    }
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        const auto equals = arg.find('=');
+        const std::string flag = arg.substr(0, equals);
+        const Setting* setting = arg.rfind("--", 0) == 0 ? find_setting(flag) : nullptr;
+        if (setting == nullptr) {
+            return error_result(arg.rfind("-", 0) == 0 ? "unknown flag '" + flag + "' (see --help)"
+                                                       : "unexpected argument '" + arg + "'");
+        }
+        auto& slot = chosen[static_cast<std::size_t>(setting - table.data())];
+        if (equals != std::string::npos) {
+            slot = RawValue{setting, flag, arg.substr(equals + 1)};
+        } else if (i + 1 < args.size()) {
+            slot = RawValue{setting, flag, args[++i]};
+        } else {
+            return error_result("missing value for " + flag);
+        }
+    }
+
+    ParseResult result;
+    for (const auto& raw : chosen) {
+        if (!raw) {
+            continue;
+        }
+        const std::string reason = raw->setting->apply(result.config, raw->value);
+        if (!reason.empty()) {
+            return error_result(describe_error(*raw, reason));
+        }
+    }
+    return result;
+}
+
+std::string usage_text() {
+    std::ostringstream out;
+    out << "Usage: mcp-bridge [FLAGS]\n\n"
+           "HTTP front end of mcp_analytics. Every flag has an environment variable;\n"
+           "flags win over the environment. Durations: 30, 30s or 500ms.\n\n";
+    for (const auto& setting : settings()) {
+        out << "  " << setting.flag << ' ' << setting.value_name << "  (env " << setting.env
+            << ")\n      " << setting.help << '\n';
+    }
+    out << "  --help\n      print this text and exit\n";
+    return out.str();
+}
+
+}  // namespace mcp::bridge

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <string>
+
+#include "config.hpp"
+#include "logger.hpp"
+#include "router.hpp"
+
+namespace mcp::bridge {
+
+// The HTTP/1.1 server: one io_context run by config.threads threads, a handler pool of the
+// same size for route handlers (which may block on the database), and one session per
+// connection. Networking types stay in the source so includers compile fast.
+class HttpServer {
+public:
+    // `logger` and `announce` must outlive the server.
+    HttpServer(const Config& config, Router router, Logger& logger, std::ostream& announce);
+    ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+
+    // Binds, prints "mcp-bridge listening on http://HOST:PORT" to `announce`, starts the
+    // threads. Throws std::runtime_error when the address cannot be used.
+    void start();
+
+    // The bound port, which differs from the configured one when that was 0.
+    std::uint16_t port() const;
+    std::string url() const;
+
+    // Stops accepting, lets requests in flight finish, closes idle connections. After
+    // `timeout`, what is left is cut off. Returns false when something had to be cut off.
+    // Idempotent; the destructor calls it with the configured shutdown timeout.
+    bool stop(std::chrono::milliseconds timeout);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mcp::bridge

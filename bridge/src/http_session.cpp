@@ -1,0 +1,268 @@
+#include "http_session.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "responses.hpp"
+
+namespace mcp::bridge {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr std::size_t first_read_bytes = 4096;
+// Room past the header limit so that the parser's header_limit, not a full buffer, is what
+// stops an oversized header, and pipelined requests still fit.
+constexpr std::size_t buffer_slack_bytes = 16 * 1024;
+// After a response that ends the connection, unread request bytes are drained for a while:
+// closing a socket with unread data sends a reset that can destroy the response in transit.
+constexpr auto linger_time = std::chrono::seconds(2);
+constexpr std::size_t max_drain_bytes = 256 * 1024;
+
+bool is_parse_error(beast::error_code ec) {
+    return ec.category() == http::make_error_code(http::error::bad_method).category() &&
+           ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+}  // namespace
+
+HttpSession::HttpSession(tcp::socket socket, std::shared_ptr<SessionContext> context)
+    : context_(std::move(context)),
+      stream_(std::move(socket)),
+      buffer_(context_->limits.max_header_bytes + buffer_slack_bytes),
+      // The first request's clock starts at accept: a client that connects and says nothing
+      // is as slow as one that stops half-way.
+      request_deadline_(std::chrono::steady_clock::now() + context_->limits.read_timeout) {}
+
+HttpSession::~HttpSession() { context_->tracker.remove(this); }
+
+void HttpSession::start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->wait_for_request(); });
+}
+
+void HttpSession::begin_shutdown() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+        self->stopping_ = true;
+        // Only a connection waiting for its next request is cut now; one that is receiving,
+        // handling or answering a request finishes it and closes afterwards.
+        if (self->phase_ == Phase::waiting) {
+            self->stream_.cancel();
+        }
+    });
+}
+
+void HttpSession::force_close() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->close_now(); });
+}
+
+void HttpSession::wait_for_request() {
+    if (stopping_) {
+        return close_now();
+    }
+    phase_ = Phase::waiting;
+    request_ = {};
+    response_ = {};
+    log_method_.clear();
+    log_path_.clear();
+    if (buffer_.size() > 0) {
+        // A pipelined request is already here; its clock starts now.
+        return on_first_bytes({}, 0);
+    }
+    // Waiting for the next request on a kept-alive connection is idling, not a slow request.
+    if (first_request_) {
+        stream_.expires_at(request_deadline_);
+    } else {
+        stream_.expires_after(context_->limits.idle_timeout);
+    }
+    stream_.async_read_some(buffer_.prepare(first_read_bytes),
+                            beast::bind_front_handler(&HttpSession::on_first_bytes,
+                                                      shared_from_this()));
+}
+
+void HttpSession::on_first_bytes(beast::error_code ec, std::size_t bytes) {
+    if (ec) {
+        return close_now();  // idle timeout, client gone, or a stop cancelled the wait
+    }
+    buffer_.commit(bytes);
+    request_started_ = std::chrono::steady_clock::now();
+    if (!first_request_) {
+        request_deadline_ = request_started_ + context_->limits.read_timeout;
+    }
+    read_header();
+}
+
+void HttpSession::read_header() {
+    phase_ = Phase::reading;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(context_->limits.max_header_bytes));
+    parser_->body_limit(context_->limits.max_body_bytes);
+    // One deadline for header and body together: trickling bytes does not buy more time.
+    stream_.expires_at(request_deadline_);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
+}
+
+void HttpSession::on_header(beast::error_code ec, std::size_t) {
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+        return reject(http::status::request_header_fields_too_large,
+                      "request header fields too large");
+    }
+    if (ec == http::error::body_limit) {
+        return reject(http::status::payload_too_large, "payload too large");
+    }
+    if (ec) {
+        return on_read_error(ec);
+    }
+    // Refuse a declared oversized body before reading any of it.
+    const auto length = parser_->content_length();
+    if (length && *length > context_->limits.max_body_bytes) {
+        return reject(http::status::payload_too_large, "payload too large");
+    }
+    if (parser_->is_done()) {
+        return dispatch_request();
+    }
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&HttpSession::on_body, shared_from_this()));
+}
+
+void HttpSession::on_body(beast::error_code ec, std::size_t) {
+    if (ec == http::error::body_limit) {
+        return reject(http::status::payload_too_large, "payload too large");
+    }
+    if (ec) {
+        return on_read_error(ec);
+    }
+    dispatch_request();
+}
+
+void HttpSession::on_read_error(beast::error_code ec) {
+    if (is_parse_error(ec)) {
+        return reject(http::status::bad_request, "bad request");
+    }
+    // Timeouts, resets and a client that hung up mid-request get no answer: nobody is listening.
+    close_now();
+}
+
+void HttpSession::dispatch_request() {
+    request_ = parser_->release();
+    parser_.reset();
+    log_method_ = std::string(request_.method_string());
+    log_path_ = std::string(path_without_query(request_.target()));
+    head_request_ = request_.method() == http::verb::head;
+    keep_alive_requested_ = request_.keep_alive();
+    version_ = request_.version();
+    phase_ = Phase::handling;
+    net::post(context_->handler_executor, [self = shared_from_this()] {
+        Response response = self->run_handler();
+        net::post(self->stream_.get_executor(),
+                  [self, response = std::move(response)]() mutable {
+                      self->write_response(std::move(response));
+                  });
+    });
+}
+
+Response HttpSession::run_handler() const {
+    try {
+        return context_->router.route(request_);
+    } catch (...) {
+        // The exception's text is not logged: it may quote connection details.
+        return json_error(http::status::internal_server_error, "internal error");
+    }
+}
+
+void HttpSession::reject(http::status status, const char* message) {
+    if (parser_) {
+        // Whatever of the request line was parsed, for the log.
+        const auto& header = parser_->get();
+        log_method_ = std::string(header.method_string());
+        log_path_ = std::string(path_without_query(header.target()));
+        head_request_ = header.method() == http::verb::head;
+    }
+    parser_.reset();
+    close_after_response_ = true;
+    keep_alive_requested_ = false;
+    version_ = 11;
+    write_response(json_error(status, message));
+}
+
+void HttpSession::write_response(Response response) {
+    if (phase_ == Phase::closing) {
+        return;  // force-closed while the handler ran
+    }
+    phase_ = Phase::writing;
+    response.version(version_);
+    response.keep_alive(keep_alive_requested_ && !close_after_response_ && !stopping_);
+    apply_common_headers(response);
+    response.prepare_payload();
+    if (head_request_) {
+        // HEAD gets GET's headers, Content-Length included, and no body.
+        response.body().clear();
+    }
+    response_ = std::move(response);
+    // A client that stops reading its answer is cut off like one that stops sending.
+    stream_.expires_after(context_->limits.read_timeout);
+    http::async_write(stream_, response_,
+                      beast::bind_front_handler(&HttpSession::on_write, shared_from_this()));
+}
+
+void HttpSession::on_write(beast::error_code ec, std::size_t) {
+    log_request();
+    if (ec) {
+        return close_now();
+    }
+    if (!response_.keep_alive() || stopping_) {
+        return lingering_close();
+    }
+    first_request_ = false;
+    wait_for_request();
+}
+
+void HttpSession::log_request() {
+    const auto now = std::chrono::steady_clock::now();
+    RequestRecord record;
+    record.ts = std::chrono::system_clock::now();
+    record.method = log_method_.empty() ? "-" : log_method_;
+    record.path = log_path_.empty() ? "-" : log_path_;
+    record.status = response_.result_int();
+    record.duration_ms = std::chrono::duration<double, std::milli>(now - request_started_).count();
+    record.bytes = response_.body().size();
+    context_->logger.request(record);
+}
+
+void HttpSession::lingering_close() {
+    phase_ = Phase::closing;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) {
+        return close_now();
+    }
+    drained_bytes_ = 0;
+    stream_.expires_after(linger_time);
+    stream_.async_read_some(net::buffer(drain_buffer_),
+                            beast::bind_front_handler(&HttpSession::on_drain, shared_from_this()));
+}
+
+void HttpSession::on_drain(beast::error_code ec, std::size_t bytes) {
+    drained_bytes_ += bytes;
+    if (ec || drained_bytes_ > max_drain_bytes) {
+        return close_now();
+    }
+    stream_.async_read_some(net::buffer(drain_buffer_),
+                            beast::bind_front_handler(&HttpSession::on_drain, shared_from_this()));
+}
+
+void HttpSession::close_now() {
+    phase_ = Phase::closing;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+}
+
+}  // namespace mcp::bridge

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+namespace mcp::bridge {
+
+// What is logged about one request. Deliberately no headers and no bodies: they carry
+// credentials and user data.
+struct RequestRecord {
+    std::chrono::system_clock::time_point ts;
+    std::string method;
+    std::string path;  // without the query string, which may carry tokens
+    unsigned status = 0;
+    double duration_ms = 0;
+    std::size_t bytes = 0;  // response body bytes sent
+};
+
+// One JSON object per line so log shippers need no parser configuration.
+std::string format_request_line(const RequestRecord& record);
+std::string format_event_line(std::chrono::system_clock::time_point ts, std::string_view event);
+
+// Client-controlled text becomes printable ASCII, so a line stays one valid JSON line.
+std::string sanitize_for_log(std::string_view text);
+
+class Logger {
+public:
+    explicit Logger(std::ostream& out);
+
+    void request(const RequestRecord& record);
+    void event(std::string_view event);
+
+private:
+    void write_line(const std::string& line);
+
+    std::mutex mutex_;  // lines from several threads must not interleave
+    std::ostream& out_;
+};
+
+}  // namespace mcp::bridge

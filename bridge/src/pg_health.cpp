@@ -1,0 +1,143 @@
+#include "pg_health.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "pg_connection.hpp"
+
+namespace mcp::bridge {
+
+std::string_view to_string(DatabaseState state) {
+    switch (state) {
+        case DatabaseState::reachable:
+            return "reachable";
+        case DatabaseState::unreachable:
+            return "unreachable";
+        case DatabaseState::unconfigured:
+            break;
+    }
+    return "unconfigured";
+}
+
+class PgHealth::Worker {
+public:
+    Worker(std::string conninfo, PgHealthOptions options)
+        : conninfo_(std::move(conninfo)), options_(options), thread_([this] { run(); }) {}
+
+    ~Worker() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        work_ready_.notify_one();
+        thread_.join();
+    }
+
+    HealthReport check() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        // Whether a check is running or not, the next one to complete is fresh enough for us:
+        // a running check started no earlier than a moment ago.
+        const std::uint64_t wanted = completed_ + 1;
+        if (!running_) {
+            requested_ = true;
+            work_ready_.notify_one();
+        }
+        const bool done = result_ready_.wait_for(lock, options_.wait_timeout,
+                                                 [&] { return completed_ >= wanted; });
+        if (!done) {
+            return {DatabaseState::unreachable, 0};
+        }
+        return last_;
+    }
+
+    std::uint64_t connections_opened() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return connections_opened_;
+    }
+
+private:
+    void run() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (;;) {
+            work_ready_.wait(lock, [&] { return requested_ || stopping_; });
+            if (stopping_) {
+                return;
+            }
+            requested_ = false;
+            running_ = true;
+            lock.unlock();
+            const HealthReport report = run_check();
+            lock.lock();
+            last_ = report;
+            ++completed_;
+            running_ = false;
+            result_ready_.notify_all();
+        }
+    }
+
+    // Only the worker thread touches connection_.
+    HealthReport run_check() {
+        const auto start = std::chrono::steady_clock::now();
+        const Deadline deadline = start + options_.check_timeout;
+        // A cached connection may have died quietly (server restart, idle kill); the ping
+        // finds out, and one reconnect within the same deadline repairs it.
+        bool ok = connection_.is_open() && connection_.ping(deadline);
+        if (!ok) {
+            ok = reconnect(deadline) && connection_.ping(deadline);
+        }
+        if (!ok) {
+            connection_.close();
+            return {DatabaseState::unreachable, 0};
+        }
+        const std::chrono::duration<double, std::milli> latency =
+            std::chrono::steady_clock::now() - start;
+        return {DatabaseState::reachable, latency.count()};
+    }
+
+    bool reconnect(Deadline deadline) {
+        if (!connection_.connect(conninfo_, deadline)) {
+            return false;
+        }
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++connections_opened_;
+        return true;
+    }
+
+    const std::string conninfo_;
+    const PgHealthOptions options_;
+    PgConnection connection_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable work_ready_;
+    std::condition_variable result_ready_;
+    bool requested_ = false;
+    bool running_ = false;
+    bool stopping_ = false;
+    std::uint64_t completed_ = 0;
+    std::uint64_t connections_opened_ = 0;
+    HealthReport last_;
+
+    std::thread thread_;  // last member: starts after everything it uses exists
+};
+
+PgHealth::PgHealth(std::string conninfo, PgHealthOptions options) {
+    if (!conninfo.empty()) {
+        worker_ = std::make_unique<Worker>(std::move(conninfo), options);
+    }
+}
+
+PgHealth::~PgHealth() = default;
+
+HealthReport PgHealth::check() {
+    if (!worker_) {
+        return {DatabaseState::unconfigured, 0};
+    }
+    return worker_->check();
+}
+
+std::uint64_t PgHealth::connections_opened() const {
+    return worker_ ? worker_->connections_opened() : 0;
+}
+
+}  // namespace mcp::bridge

@@ -1,0 +1,48 @@
+// AES-256-GCM encryption of dataset connection strings, with the key read from the file
+// named by mcp_analytics.key_file. Each ciphertext names the key that sealed it, so a wrong
+// key is reported as such instead of producing garbage.
+#pragma once
+
+#include "secret.hpp"
+
+#include <array>
+#include <string>
+#include <vector>
+
+namespace mcp::ext::crypto {
+
+constexpr size_t kKeyBytes = 32;
+
+class Key {
+public:
+    Key(const std::array<unsigned char, kKeyBytes>& bytes);
+    Key(const Key&) = delete;
+    Key& operator=(const Key&) = delete;
+    Key(Key&&) noexcept;
+    ~Key();
+
+    const unsigned char* bytes() const { return bytes_.data(); }
+    // 16 hex digits derived from the key by a one-way hash: safe to show and log.
+    const std::string& id() const { return id_; }
+
+private:
+    std::array<unsigned char, kKeyBytes> bytes_;
+    std::string id_;
+};
+
+// Reads and checks a key file: a regular file, not readable by group or others, holding
+// 32 raw bytes or 64 hex digits. Throws PgError (SQLSTATE F0000) otherwise.
+Key load_key_file(const std::string& path);
+
+// The key named by mcp_analytics.key_file.
+Key load_configured_key();
+
+// Layout: version(1) | key id(8) | nonce(12) | ciphertext | tag(16); the first 9 bytes are
+// authenticated as associated data.
+std::vector<unsigned char> encrypt(const Key& key, const std::string& plaintext);
+SecretString decrypt(const Key& key, const unsigned char* sealed, size_t length);
+
+// The hex key id a ciphertext was sealed with; throws PgError if it is not our format.
+std::string key_id_of(const unsigned char* sealed, size_t length);
+
+}  // namespace mcp::ext::crypto

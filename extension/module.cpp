@@ -1,0 +1,44 @@
+// Library entry: module magic, _PG_init and the configuration parameters.
+#include "gucs.hpp"
+
+extern "C" {
+#include "postgres.h"
+#include "fmgr.h"
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+char* mcp_key_file = nullptr;
+int mcp_connect_timeout_s = 10;
+
+void _PG_init(void);
+}
+
+namespace mcp::ext {
+
+void define_gucs() {
+    DefineCustomStringVariable(
+        "mcp_analytics.key_file",
+        "File holding the AES-256 key that encrypts dataset connection strings.",
+        "32 random bytes, or 64 hex digits. Must be readable by the server only (mode 0600) "
+        "and should live outside the data directory.",
+        &mcp_key_file, nullptr, PGC_SUSET, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "mcp_analytics.connect_timeout",
+        "Seconds to wait for a dataset's server when connecting.",
+        "Applies when the connection string sets no connect_timeout of its own.",
+        &mcp_connect_timeout_s, 10, 1, 300, PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
+#if PG_VERSION_NUM >= 150000
+    MarkGUCPrefixReserved("mcp_analytics");
+#else
+    EmitWarningsOnPlaceholders("mcp_analytics");
+#endif
+}
+
+}  // namespace mcp::ext
+
+// Runs once per backend that loads the library (or in the postmaster with
+// shared_preload_libraries). Nothing here may throw.
+void _PG_init(void) {
+    mcp::ext::define_gucs();
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages the build and the tests need, when some are missing.
+# As root it runs apt-get; with sudo it uses sudo; otherwise it prints the one line to run.
+set -euo pipefail
+
+PACKAGES=(
+    build-essential cmake pkg-config
+    postgresql postgresql-contrib postgresql-server-dev-15
+    postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libdbd-pg-perl
+    libpq-dev libssl-dev libcurl4-openssl-dev rapidjson-dev libboost-dev
+    libkainjow-mustache-dev libgtest-dev libbenchmark-dev
+)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+line="apt-get update && apt-get install -y ${missing[*]}"
+if [ "$(id -u)" = 0 ]; then
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    echo "installing with sudo: ${missing[*]}"
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+    echo "Missing packages. Run as root:" >&2
+    echo "  $line" >&2
+    exit 1
+fi
