@@ -66,3 +66,10 @@ clean-data: stop
 clean: clean-bridge
 clean-bridge:
 	rm -rf $(BUILD_DIR)
+
+# The pg_regress test list, for test/run_tests.sh.
+print-regress:
+	@echo $(REGRESS)
+
+# PGXS tracks no header dependencies; every object depends on every header of ours.
+$(OBJS): $(wildcard extension/*.hpp)

@@ -90,25 +90,24 @@ std::array<unsigned char, kKeyIdBytes> derive_key_id(const unsigned char* key) {
     return id;
 }
 
-SecretString read_small_file(const std::string& path) {
+SecretString read_small_file(const std::string& path, const std::string& what) {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
-        key_file_error("could not open the key file named by mcp_analytics.key_file",
+        key_file_error("could not open " + what,
                        std::strerror(errno));
     struct stat info {};
     if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
         close(fd);
-        key_file_error("the key file named by mcp_analytics.key_file is not a regular file");
+        key_file_error(what + " is not a regular file");
     }
     if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
         close(fd);
-        key_file_error("the key file named by mcp_analytics.key_file is accessible to group or "
-                       "others",
+        key_file_error(what + " is accessible to group or others",
                        "A key must be readable by the server's user only (mode 0600 or 0400).");
     }
     if (info.st_size > 4096) {
         close(fd);
-        key_file_error("the key file named by mcp_analytics.key_file is too large",
+        key_file_error(what + " is too large",
                        "Expected 32 raw bytes or 64 hex digits.");
     }
     std::string content(static_cast<size_t>(info.st_size), '\0');
@@ -116,12 +115,12 @@ SecretString read_small_file(const std::string& path) {
     int read_errno = errno;
     close(fd);
     if (got < 0 || static_cast<size_t>(got) != content.size())
-        key_file_error("could not read the key file named by mcp_analytics.key_file",
+        key_file_error("could not read " + what,
                        got < 0 ? std::strerror(read_errno) : "short read");
     return SecretString(std::move(content));
 }
 
-std::array<unsigned char, kKeyBytes> parse_key(const std::string& content) {
+std::array<unsigned char, kKeyBytes> parse_key(const std::string& content, const std::string& what) {
     std::array<unsigned char, kKeyBytes> key{};
     if (content.size() == kKeyBytes) {
         std::memcpy(key.data(), content.data(), kKeyBytes);
@@ -130,15 +129,14 @@ std::array<unsigned char, kKeyBytes> parse_key(const std::string& content) {
     size_t end = content.size();
     while (end > 0 && std::isspace(static_cast<unsigned char>(content[end - 1]))) --end;
     if (end != kKeyBytes * 2)
-        key_file_error("the key file named by mcp_analytics.key_file does not hold a 256-bit key",
+        key_file_error(what + " does not hold a 256-bit key",
                        "Expected 32 raw bytes or 64 hex digits, found " +
                            std::to_string(content.size()) + " bytes.");
     for (size_t i = 0; i < kKeyBytes; ++i) {
         int high = hex_value(content[2 * i]);
         int low = hex_value(content[2 * i + 1]);
         if (high < 0 || low < 0)
-            key_file_error("the key file named by mcp_analytics.key_file holds a non-hex "
-                           "character",
+            key_file_error(what + " holds a non-hex character",
                            "Expected 32 raw bytes or 64 hex digits.");
         key[i] = static_cast<unsigned char>(high << 4 | low);
     }
@@ -158,16 +156,20 @@ Key::Key(Key&& other) noexcept : bytes_(other.bytes_), id_(std::move(other.id_))
 
 Key::~Key() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
 
-Key load_key_file(const std::string& path) {
-    if (path.empty()) key_file_error("mcp_analytics.key_file is not set");
-    SecretString content = read_small_file(path);
-    auto bytes = parse_key(content.view());
+Key load_key_file(const std::string& path, const std::string& what) {
+    if (path.empty()) key_file_error(what + " is not set");
+    SecretString content = read_small_file(path, what);
+    auto bytes = parse_key(content.view(), what);
     Key key(bytes);
     OPENSSL_cleanse(bytes.data(), bytes.size());
     return key;
 }
 
-Key load_configured_key() { return load_key_file(mcp_key_file != nullptr ? mcp_key_file : ""); }
+Key load_configured_key() {
+    const std::string path = mcp_key_file != nullptr ? mcp_key_file : "";
+    return load_key_file(path, path.empty() ? "mcp_analytics.key_file"
+                                            : "the key file named by mcp_analytics.key_file");
+}
 
 std::vector<unsigned char> encrypt(const Key& key, const std::string& plaintext) {
     std::vector<unsigned char> sealed(kOverheadBytes + plaintext.size());

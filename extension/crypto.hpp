@@ -31,8 +31,9 @@ private:
 };
 
 // Reads and checks a key file: a regular file, not readable by group or others, holding
-// 32 raw bytes or 64 hex digits. Throws PgError (SQLSTATE F0000) otherwise.
-Key load_key_file(const std::string& path);
+// 32 raw bytes or 64 hex digits. Throws PgError (SQLSTATE F0000) otherwise; `what` names
+// the file in messages ("the new key file"), since its path may be secret to the caller.
+Key load_key_file(const std::string& path, const std::string& what);
 
 // The key named by mcp_analytics.key_file.
 Key load_configured_key();

@@ -139,7 +139,7 @@ Datum probe_connection(FunctionCallInfo fcinfo) {
 
 Datum reseal_connection(FunctionCallInfo fcinfo) {
     std::vector<unsigned char> sealed = bytea_argument(fcinfo, 0);
-    crypto::Key new_key = crypto::load_key_file(text_argument(fcinfo, 1));
+    crypto::Key new_key = crypto::load_key_file(text_argument(fcinfo, 1), "the new key file");
     if (crypto::key_id_of(sealed.data(), sealed.size()) == new_key.id())
         return bytea_datum(sealed);  // already under the new key: rotation is re-runnable
     crypto::Key current = crypto::load_configured_key();
@@ -150,7 +150,7 @@ Datum reseal_connection(FunctionCallInfo fcinfo) {
 Datum key_id(FunctionCallInfo fcinfo) {
     crypto::Key key = argument_is_null(fcinfo, 0)
                           ? crypto::load_configured_key()
-                          : crypto::load_key_file(text_argument(fcinfo, 0));
+                          : crypto::load_key_file(text_argument(fcinfo, 0), "the key file given");
     return text_datum(key.id());
 }
 

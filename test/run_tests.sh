@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# `make test`: builds and installs, starts a throwaway PostgreSQL cluster on a free port (never
+# .data/), loads the demo panel into a dataset database, runs every suite, stops what it
+# started (also on failure or Ctrl-C), and ends with one line "N passed, N failed".
+#
+# Suites: pg_regress (sql/, expected/), pgTAP (test/pgtap/, test/pgtap/demo/), integration
+# tests in Perl TAP (test/integration/*.t), the bridge's GoogleTest cases (CTest).
+# KEEP_TEST_CLUSTER=1 leaves the cluster and its logs in place for debugging.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+SUPPORT=$ROOT/test/support
+ARTIFACTS=${TEST_ARTIFACTS:-$ROOT/build/test-artifacts}
+
+passed=0
+failed=0
+suite_results=()
+
+record() {  # suite passed failed
+    passed=$((passed + $2)); failed=$((failed + $3))
+    suite_results+=("$(printf '%-12s %4d passed, %d failed' "$1" "$2" "$3")")
+}
+
+mkdir -p "$ROOT/build"
+echo "== build"
+make -s all >/dev/null || { echo "extension build failed"; echo "0 passed, 1 failed"; exit 1; }
+if [ "$(id -u)" = 0 ]; then make -s install >/dev/null; else sudo make -s install >/dev/null; fi \
+    || { echo "install failed"; echo "0 passed, 1 failed"; exit 1; }
+# A broken bridge build fails its suite, not the extension's.
+bridge_built=1
+make -s bridge >"$ROOT/build/bridge-build.log" 2>&1 || { bridge_built=0; tail -40 "$ROOT/build/bridge-build.log"; }
+
+WORK=$(mktemp -d /tmp/mcp_analytics_test.XXXXXX)
+chmod 755 "$WORK"
+PORT=$("$SUPPORT/pg_cluster.sh" free-port 54320)
+cleanup() {
+    "$SUPPORT/pg_cluster.sh" stop "$WORK"
+    mkdir -p "$ARTIFACTS"
+    cp "$WORK/postgres.log" "$ARTIFACTS/postgres.log" 2>/dev/null || true
+    [ -d "$WORK/regress" ] && cp -r "$WORK/regress" "$ARTIFACTS/" 2>/dev/null
+    if [ "${KEEP_TEST_CLUSTER:-0}" = 1 ]; then echo "cluster kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== cluster on port $PORT"
+"$SUPPORT/pg_cluster.sh" init "$WORK" "$PORT" && "$SUPPORT/pg_cluster.sh" start "$WORK" \
+    || { echo "could not start the test cluster"; cat "$WORK/postgres.log" 2>/dev/null; echo "0 passed, 1 failed"; exit 1; }
+
+export PGHOST=$WORK/socket PGPORT=$PORT PGUSER=postgres
+export MCP_TEST_WORK=$WORK MCP_TEST_PORT=$PORT MCP_TEST_LOG=$WORK/postgres.log
+export MCP_TEST_KEY_DIR=$WORK/keys
+export MCP_DEMO_PASSWORD="demo-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export MCP_DEMO_CONNINFO="host=127.0.0.1 port=$PORT dbname=mcp_demo user=mcp_demo_reader password=$MCP_DEMO_PASSWORD"
+export MCP_TEST_DATABASE_URL="host=$PGHOST port=$PORT dbname=mcp_tap user=postgres"
+
+# Keys for the rotation and wrong-key tests, beside the configured one.
+"$SUPPORT/pg_cluster.sh" new-key "$WORK/keys/second.key"
+"$SUPPORT/pg_cluster.sh" new-key "$WORK/keys/third.key"
+
+psql_quiet() { psql -X -q -v ON_ERROR_STOP=1 "$@" >/dev/null; }
+psql_quiet -d postgres -c "CREATE DATABASE mcp_demo" -c "CREATE DATABASE mcp_tap"
+psql_quiet -d mcp_demo -f test/fixtures/demo_dataset.sql
+psql_quiet -d mcp_demo -v pw="$MCP_DEMO_PASSWORD" <<'SQL'
+CREATE ROLE mcp_demo_reader LOGIN PASSWORD :'pw';
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO mcp_demo_reader;
+-- pgTAP in a schema of its own, so the dataset's public schema stays the panel alone.
+CREATE SCHEMA tap;
+CREATE EXTENSION pgtap SCHEMA tap;
+SQL
+psql_quiet -d mcp_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION mcp_analytics"
+
+echo "== pg_regress"
+PG_REGRESS=$(dirname "$(pg_config --pgxs)")/../test/regress/pg_regress
+regress_tests=$(make -s -f "$ROOT/Makefile" print-regress 2>/dev/null)
+"$PG_REGRESS" --inputdir="$ROOT" --outputdir="$WORK/regress" --host="$PGHOST" --port="$PORT" \
+    --user=postgres --dbname=mcp_regress $regress_tests >"$WORK/regress.out" 2>&1
+cat "$WORK/regress.out"
+r_ok=$(grep -cE '\.\.\. ok' "$WORK/regress.out" || true)
+r_bad=$(grep -ciE '\.\.\. failed' "$WORK/regress.out" || true)
+[ -f "$WORK/regress/regression.diffs" ] && head -200 "$WORK/regress/regression.diffs"
+record pg_regress "$r_ok" "$r_bad"
+
+run_tap() {  # suite-name command...
+    local name=$1; shift
+    "$@" >"$WORK/$name.tap" 2>&1
+    cat "$WORK/$name.tap"
+    local ok bad
+    ok=$(grep -cE '^[[:space:]]*ok [0-9]+' "$WORK/$name.tap" || true)
+    bad=$(grep -cE '^[[:space:]]*not ok [0-9]+' "$WORK/$name.tap" || true)
+    # A file that died before its plan finished counts as one failure more.
+    if ! tail -n 5 "$WORK/$name.tap" | grep -q '^Result: PASS'; then
+        [ "$bad" -eq 0 ] && bad=1
+    fi
+    record "$name" "$ok" "$bad"
+}
+
+echo "== pgTAP"
+run_tap pgtap pg_prove -v -d mcp_tap test/pgtap/*.sql
+run_tap pgtap-demo env PGOPTIONS="-c search_path=public,tap" pg_prove -v -d mcp_demo test/pgtap/demo/*.sql
+
+echo "== integration"
+run_tap integration prove -v test/integration/
+
+echo "== bridge (GoogleTest)"
+if [ "$bridge_built" = 1 ]; then
+    ctest --test-dir build/bridge --output-on-failure >"$WORK/ctest.out" 2>&1
+else
+    echo "bridge did not build" >"$WORK/ctest.out"
+fi
+cat "$WORK/ctest.out"
+c_total=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\2/p' "$WORK/ctest.out")
+c_bad=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/p' "$WORK/ctest.out")
+if [ -z "$c_total" ]; then record ctest 0 1; else record ctest $((c_total - c_bad)) "$c_bad"; fi
+
+echo "== summary"
+printf '%s\n' "${suite_results[@]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
