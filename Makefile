@@ -12,7 +12,13 @@ PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/bin/pg_config
 
 EXTENSION  = mcp_analytics
 MODULE_big = mcp_analytics
-DATA       = $(sort $(wildcard extension/mcp_analytics--*.sql))
+# The install script is assembled from one part per concern (extension/sql/NN_*.sql);
+# upgrade scripts (extension/mcp_analytics--A--B.sql) ship as they are.
+EXTENSION_VERSION = 0.1.0
+MCP_INSTALL_SCRIPT = $(EXTENSION)--$(EXTENSION_VERSION).sql
+SQL_PARTS  = $(sort $(wildcard extension/sql/*.sql))
+DATA_built = $(MCP_INSTALL_SCRIPT)
+DATA       = $(sort $(wildcard extension/mcp_analytics--*--*.sql))
 OBJS       = $(patsubst %.cpp,%.o,$(sort $(wildcard extension/*.cpp)))
 PGFILEDESC = "mcp_analytics - dataset registry and safe analytics for MCP clients"
 
@@ -60,8 +66,8 @@ psql:
 demo:
 	@test/support/run_local.sh demo $(or $(SCALE),1)
 
-clean-data: stop
-	rm -rf .data
+clean-data:
+	@test/support/run_local.sh clean
 
 clean: clean-bridge
 clean-bridge:
@@ -70,6 +76,9 @@ clean-bridge:
 # The pg_regress test list, for test/run_tests.sh.
 print-regress:
 	@echo $(REGRESS)
+
+$(MCP_INSTALL_SCRIPT): $(SQL_PARTS)
+	cat $^ > $@
 
 # PGXS tracks no header dependencies; every object depends on every header of ours.
 $(OBJS): $(wildcard extension/*.hpp)

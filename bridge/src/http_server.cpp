@@ -1,6 +1,7 @@
 #include "http_server.hpp"
 
 #include <future>
+#include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <thread>
@@ -39,8 +40,8 @@ struct HttpServer::Impl {
         : config(config),
           announce(announce),
           handler_pool(config.threads),
-          context(std::make_shared<SessionContext>(SessionContext{
-              std::move(router), config.limits, logger, handler_pool.get_executor(), {}})),
+          context(std::make_shared<SessionContext>(std::move(router), config.limits, logger,
+                                                   handler_pool.get_executor())),
           acceptor(net::make_strand(io)),
           retry_timer(acceptor.get_executor()) {}
 

@@ -33,6 +33,13 @@ bool is_parse_error(beast::error_code ec) {
 
 }  // namespace
 
+SessionContext::SessionContext(Router router, Limits limits, Logger& logger,
+                               net::thread_pool::executor_type handler_executor)
+    : router(std::move(router)),
+      limits(limits),
+      logger(logger),
+      handler_executor(std::move(handler_executor)) {}
+
 HttpSession::HttpSession(tcp::socket socket, std::shared_ptr<SessionContext> context)
     : context_(std::move(context)),
       stream_(std::move(socket)),

@@ -24,6 +24,9 @@ namespace mcp::bridge {
 // What every connection of one server shares. Sessions hold it by shared_ptr, so it outlives
 // the last of them however the server shuts down.
 struct SessionContext {
+    SessionContext(Router router, Limits limits, Logger& logger,
+                   boost::asio::thread_pool::executor_type handler_executor);
+
     Router router;
     Limits limits;
     Logger& logger;

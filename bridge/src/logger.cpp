@@ -21,7 +21,7 @@ std::string iso8601_utc(std::chrono::system_clock::time_point ts) {
     const std::time_t t = static_cast<std::time_t>(seconds.count());
     std::tm utc{};
     gmtime_r(&t, &utc);
-    char text[40];
+    char text[64];  // sized for any int the compiler can imagine in each field
     std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
                   utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
                   static_cast<int>(millis));

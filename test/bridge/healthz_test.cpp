@@ -2,6 +2,7 @@
 #include <rapidjson/document.h>
 
 #include <sstream>
+#include <vector>
 
 #include "app.hpp"
 #include "test_support.hpp"
@@ -89,7 +90,7 @@ TEST(Healthz, Answers503UnreachableForAClosedPortWithoutRevealingTheUrl) {
     expect_common_headers(reply);
     EXPECT_EQ(reply.body, R"({"status":"unavailable","database":"unreachable"})");
     const std::string log = app.stop_and_read_log();
-    for (const std::string secret : {"sekrit123", "bridge:", port}) {
+    for (const std::string& secret : std::vector<std::string>{"sekrit123", "bridge:", port}) {
         EXPECT_EQ(reply.body.find(secret), std::string::npos) << secret;
         EXPECT_EQ(log.find(secret), std::string::npos) << secret << " in log:\n" << log;
     }
