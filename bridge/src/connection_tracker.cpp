@@ -42,9 +42,4 @@ bool ConnectionTracker::wait_until_empty(Clock::time_point deadline) {
     return emptied_.wait_until(lock, deadline, [&] { return sessions_.empty(); });
 }
 
-std::size_t ConnectionTracker::size() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return sessions_.size();
-}
-
 }  // namespace mcp::bridge

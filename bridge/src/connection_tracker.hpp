@@ -27,7 +27,6 @@ public:
     std::vector<std::shared_ptr<HttpSession>> live_sessions() const;
     // The caller must not hold references from live_sessions() while waiting.
     bool wait_until_empty(Clock::time_point deadline);
-    std::size_t size() const;
 
 private:
     mutable std::mutex mutex_;

@@ -4,6 +4,7 @@
 #include <optional>
 #include <ostream>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -182,11 +183,6 @@ HttpServer::~HttpServer() { impl_->stop(impl_->config.shutdown_timeout); }
 void HttpServer::start() { impl_->start(); }
 
 std::uint16_t HttpServer::port() const { return impl_->local_endpoint.port(); }
-
-std::string HttpServer::url() const {
-    return "http://" + host_for_url(impl_->local_endpoint.address()) + ":" +
-           std::to_string(impl_->local_endpoint.port());
-}
 
 bool HttpServer::stop(std::chrono::milliseconds timeout) { return impl_->stop(timeout); }
 

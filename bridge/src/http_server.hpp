@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
-#include <string>
 
 #include "config.hpp"
 #include "logger.hpp"
@@ -29,7 +28,6 @@ public:
 
     // The bound port, which differs from the configured one when that was 0.
     std::uint16_t port() const;
-    std::string url() const;
 
     // Stops accepting, lets requests in flight finish, closes idle connections. After
     // `timeout`, what is left is cut off. Returns false when something had to be cut off.

@@ -1,0 +1,55 @@
+#include "dataset_access.hpp"
+
+#include "crypto.hpp"
+#include "pg_guard.hpp"
+#include "spi.hpp"
+
+#include <cstdlib>
+
+namespace mcp::ext {
+
+namespace {
+
+std::vector<unsigned char> from_hex_bytea(const std::string& text) {
+    // bytea's text output is \x followed by hex digits.
+    std::vector<unsigned char> bytes;
+    if (text.size() < 2 || text[0] != '\\' || text[1] != 'x') return bytes;
+    bytes.reserve((text.size() - 2) / 2);
+    for (size_t i = 2; i + 1 < text.size(); i += 2)
+        bytes.push_back(static_cast<unsigned char>(std::strtoul(text.substr(i, 2).c_str(), nullptr, 16)));
+    return bytes;
+}
+
+}  // namespace
+
+DatasetRecord load_dataset(int dataset_id) {
+    auto rows = spi::query(
+        "SELECT id, name, status, credential_version, connection_ciphertext, "
+        "       weight_column_name, user_id_column_name, user_table_name "
+        "  FROM mcp.datasets WHERE id = $1::integer",
+        {std::to_string(dataset_id)}, true);
+    if (rows.empty())
+        throw PgError(ERRCODE_NO_DATA_FOUND, "dataset " + std::to_string(dataset_id) +
+                                                 " does not exist",
+                      {}, "List the datasets with the list_datasets tool or mcp.datasets().");
+    const spi::Row& row = rows[0];
+    DatasetRecord record;
+    record.id = std::atoi(row[0]->c_str());
+    record.name = *row[1];
+    record.status = *row[2];
+    record.credential_version = std::atoi(row[3]->c_str());
+    record.ciphertext = from_hex_bytea(*row[4]);
+    record.weight_column = row[5];
+    record.user_id_column = row[6];
+    record.user_table = row[7];
+    return record;
+}
+
+RemoteConnection connect_dataset(const DatasetRecord& dataset) {
+    crypto::Key key = crypto::load_configured_key();
+    SecretString conninfo = crypto::decrypt(key, dataset.ciphertext.data(), dataset.ciphertext.size());
+    ConnectionParams params = ConnectionParams::parse(conninfo.view(), true);
+    return RemoteConnection::open(params, dataset.name, true);
+}
+
+}  // namespace mcp::ext

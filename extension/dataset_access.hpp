@@ -1,0 +1,33 @@
+// A registered dataset as the C++ side needs it, and a connection to it. The connection
+// string is decrypted here and only here, and only to connect.
+#pragma once
+
+#include "remote_connection.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mcp::ext {
+
+struct DatasetRecord {
+    int id = 0;
+    std::string name;
+    std::string status;
+    int credential_version = 0;
+    std::vector<unsigned char> ciphertext;
+    std::optional<std::string> weight_column;
+    std::optional<std::string> user_id_column;
+    std::optional<std::string> user_table;
+
+    bool is_live() const { return status == "approved" || status == "active"; }
+};
+
+// Reads the dataset through SPI (a transaction must be open). Throws PgError P0002
+// (no_data_found) when there is no such dataset.
+DatasetRecord load_dataset(int dataset_id);
+
+// Decrypts the stored connection string with the configured key and connects.
+RemoteConnection connect_dataset(const DatasetRecord& dataset);
+
+}  // namespace mcp::ext
