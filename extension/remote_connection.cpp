@@ -42,8 +42,10 @@ bool contains(const std::string& text, const char* needle) {
     return text.find(needle) != std::string::npos;
 }
 
-[[noreturn]] void raise_connect_failure(PGconn* connection, const ConnectionParams& params,
-                                        const std::string& label, bool timed_out) {
+}  // namespace
+
+PgError connect_failure(PGconn* connection, const ConnectionParams& params,
+                        const std::string& label, bool timed_out) {
     std::string full = params.scrub(PQerrorMessage(connection));
     std::string reason = timed_out ? "timed out" : server_sentence(full);
     std::string where = std::string(PQuser(connection) ? PQuser(connection) : "?") + "@" +
@@ -75,10 +77,31 @@ bool contains(const std::string& text, const char* needle) {
         sqlstate = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
         hint = "Check the user name, and that the server's pg_hba.conf admits it from here.";
     }
-    throw PgError(sqlstate, message, detail, hint);
+    return PgError(sqlstate, message, detail, hint);
 }
 
+PgError remote_error(const PGresult* result, const std::string& label) {
+    const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    int sqlstate = state && std::strlen(state) == 5
+                       ? MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4])
+                       : ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
+    const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
+    const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL);
+    const char* hint = PQresultErrorField(result, PG_DIAG_MESSAGE_HINT);
+    return PgError(sqlstate, "dataset \"" + label + "\": " + (primary ? primary : "query failed"),
+                   detail ? detail : "", hint ? hint : "");
+}
+
+namespace {
+[[noreturn]] void raise_connect_failure(PGconn* connection, const ConnectionParams& params,
+                                        const std::string& label, bool timed_out) {
+    throw connect_failure(connection, params, label, timed_out);
+}
 }  // namespace
+
+RemoteConnection RemoteConnection::adopt(PGconn* connection, std::string dataset_label) {
+    return RemoteConnection(connection, std::move(dataset_label));
+}
 
 RemoteConnection::RemoteConnection(PGconn* connection, std::string label)
     : connection_(connection), label_(std::move(label)) {}
@@ -185,18 +208,7 @@ ResultPtr RemoteConnection::query(const std::string& sql, int timeout_ms) {
             last = std::move(result);
     }
     busy_ = false;
-    if (first_error) {
-        const char* state = PQresultErrorField(first_error.get(), PG_DIAG_SQLSTATE);
-        int sqlstate = state && std::strlen(state) == 5
-                           ? MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4])
-                           : ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
-        const char* primary = PQresultErrorField(first_error.get(), PG_DIAG_MESSAGE_PRIMARY);
-        const char* detail = PQresultErrorField(first_error.get(), PG_DIAG_MESSAGE_DETAIL);
-        const char* hint = PQresultErrorField(first_error.get(), PG_DIAG_MESSAGE_HINT);
-        throw PgError(sqlstate,
-                      "dataset \"" + label_ + "\": " + (primary ? primary : "query failed"),
-                      detail ? detail : "", hint ? hint : "");
-    }
+    if (first_error) throw remote_error(first_error.get(), label_);
     if (!last) throw fail_link("reading results");
     return last;
 }

@@ -17,6 +17,16 @@ struct ResultDeleter {
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
+class PgError;
+
+// The error a failed connection attempt should raise: SQLSTATE by cause, the server's own
+// sentence, "user@host:port/db", a hint; the password scrubbed from every part.
+PgError connect_failure(PGconn* connection, const ConnectionParams& params,
+                        const std::string& dataset_label, bool timed_out);
+
+// The remote error of a failed result, as a PgError with the remote SQLSTATE.
+PgError remote_error(const PGresult* result, const std::string& dataset_label);
+
 class RemoteConnection {
 public:
     // Connects, waiting at most the connect timeout. `dataset_label` names the dataset in
@@ -37,6 +47,13 @@ public:
     // "user@host:port/dbname" as connected; never the password.
     std::string display() const;
     PGconn* raw() const { return connection_; }
+
+    // For callers that drive libpq's non-blocking API themselves (the executor): take
+    // ownership of a connection, and say whether a query is in flight, so that destroying it
+    // cancels the remote work first.
+    static RemoteConnection adopt(PGconn* connection, std::string dataset_label);
+    void set_busy(bool busy) { busy_ = busy; }
+    const std::string& label() const { return label_; }
 
 private:
     RemoteConnection(PGconn* connection, std::string label);

@@ -4,12 +4,16 @@
 # started (also on failure or Ctrl-C), and ends with one line "N passed, N failed".
 #
 # Suites: pg_regress (sql/, expected/), pgTAP (test/pgtap/, test/pgtap/demo/), integration
-# tests in Perl TAP (test/integration/*.t), the bridge's GoogleTest cases (CTest).
+# tests in Perl TAP (test/integration/*.t), the bridge's GoogleTest cases (CTest), and the MCP
+# client tests in Node (test/mcp/run.sh: the official SDK client and the Inspector CLI against
+# the built bridge; it restarts the cluster last, so it runs last).
 # KEEP_TEST_CLUSTER=1 leaves the cluster and its logs in place for debugging.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# No test calls a real LLM service: the test server never sees a key from this environment.
+unset MCP_ANALYTICS_LLM_API_KEY
 SUPPORT=$ROOT/test/support
 ARTIFACTS=${TEST_ARTIFACTS:-$ROOT/build/test-artifacts}
 
@@ -54,22 +58,40 @@ export MCP_TEST_KEY_DIR=$WORK/keys
 export MCP_DEMO_PASSWORD="demo-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export MCP_DEMO_CONNINFO="host=127.0.0.1 port=$PORT dbname=mcp_demo user=mcp_demo_reader password=$MCP_DEMO_PASSWORD"
 export MCP_TEST_DATABASE_URL="host=$PGHOST port=$PORT dbname=mcp_tap user=postgres"
+# Registering a dataset queues its profiling in the background. The registry's own tests
+# expect registration alone, so client sessions start with it off; the profiling, job and
+# LLM tests switch it on in their sessions (SET mcp_analytics.profile_on_register = on).
+export PGOPTIONS="-c mcp_analytics.profile_on_register=off"
 
 # Keys for the rotation and wrong-key tests, beside the configured one.
 "$SUPPORT/pg_cluster.sh" new-key "$WORK/keys/second.key"
 "$SUPPORT/pg_cluster.sh" new-key "$WORK/keys/third.key"
 
 psql_quiet() { psql -X -q -v ON_ERROR_STOP=1 "$@" >/dev/null; }
-psql_quiet -d postgres -c "CREATE DATABASE mcp_demo" -c "CREATE DATABASE mcp_tap"
-psql_quiet -d mcp_demo -f test/fixtures/demo_dataset.sql
+setup_failed() { echo "test setup failed: $1"; echo "0 passed, 1 failed"; exit 1; }
+psql_quiet -d postgres -c "CREATE DATABASE mcp_demo" -c "CREATE DATABASE mcp_tap" \
+    || setup_failed "creating databases"
+psql_quiet -d mcp_demo -f test/fixtures/demo_dataset.sql || setup_failed "loading the demo panel"
 psql_quiet -d mcp_demo -v pw="$MCP_DEMO_PASSWORD" <<'SQL'
 CREATE ROLE mcp_demo_reader LOGIN PASSWORD :'pw';
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO mcp_demo_reader;
 -- pgTAP in a schema of its own, so the dataset's public schema stays the panel alone.
 CREATE SCHEMA tap;
 CREATE EXTENSION pgtap SCHEMA tap;
+-- Dataset-side functions the query tests call: one that would write (the read-only
+-- transaction must contain it) and one that is slow without being denied by name.
+CREATE SCHEMA trap;
+CREATE TABLE trap.writes (at timestamptz DEFAULT now());
+CREATE FUNCTION trap.write_something() RETURNS integer LANGUAGE sql
+    AS 'INSERT INTO trap.writes DEFAULT VALUES RETURNING 1';
+CREATE FUNCTION trap.slow(seconds float8) RETURNS float8 LANGUAGE sql
+    AS 'SELECT pg_sleep(seconds); SELECT seconds';
+GRANT USAGE ON SCHEMA trap TO mcp_demo_reader;
+GRANT SELECT, INSERT ON trap.writes TO mcp_demo_reader;
 SQL
-psql_quiet -d mcp_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION mcp_analytics"
+[ $? -eq 0 ] || setup_failed "preparing the demo database"
+psql_quiet -d mcp_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION mcp_analytics" \
+    || setup_failed "CREATE EXTENSION mcp_analytics"
 
 echo "== pg_regress"
 PG_REGRESS=$(dirname "$(pg_config --pgxs)")/../test/regress/pg_regress
@@ -113,6 +135,17 @@ cat "$WORK/ctest.out"
 c_total=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\2/p' "$WORK/ctest.out")
 c_bad=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/p' "$WORK/ctest.out")
 if [ -z "$c_total" ]; then record ctest 0 1; else record ctest $((c_total - c_bad)) "$c_bad"; fi
+
+echo "== MCP clients (Node: official SDK client and Inspector CLI, test/mcp/)"
+if [ "$bridge_built" = 1 ]; then
+    test/mcp/run.sh >"$WORK/mcp.tap" 2>&1
+else
+    echo "Bail out! the bridge did not build" >"$WORK/mcp.tap"
+fi
+cat "$WORK/mcp.tap"
+m_ok=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$WORK/mcp.tap" | tail -n 1)
+m_bad=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$WORK/mcp.tap" | tail -n 1)
+if [ -z "$m_ok" ]; then record mcp-clients 0 1; else record mcp-clients "$m_ok" "${m_bad:-1}"; fi
 
 echo "== summary"
 printf '%s\n' "${suite_results[@]}"

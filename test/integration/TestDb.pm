@@ -10,7 +10,8 @@ our @EXPORT_OK = qw(connect_db psql_ok demo_conninfo_with silent_listener);
 sub connect_db {
     my ($dbname, %attributes) = @_;
     my $dbh = DBI->connect("dbi:Pg:dbname=$dbname", 'postgres', '',
-        { RaiseError => 0, PrintError => 0, AutoCommit => 1, pg_server_prepare => 1, %attributes })
+        { RaiseError => 0, PrintError => 0, AutoCommit => 1, pg_server_prepare => 1,
+          AutoInactiveDestroy => 1, %attributes })  # a forked child must not close our sessions
         or die "cannot connect to $dbname: $DBI::errstr";
     $dbh->do('SET client_min_messages = error');
     return $dbh;

@@ -54,6 +54,7 @@ unix_socket_directories = '$dir/socket'
 shared_preload_libraries = 'mcp_analytics'
 mcp_analytics.key_file = '$dir/keys/mcp_analytics.key'
 max_connections = 200
+max_worker_processes = 32
 log_line_prefix = '%m [%p] %q%u@%d '
 CONF
     ;;

@@ -1,0 +1,73 @@
+#include "connection_pool.hpp"
+
+#include "executor_settings.hpp"
+
+extern "C" {
+#include "postgres.h"
+#include "storage/ipc.h"
+}
+
+#include <map>
+#include <vector>
+
+namespace mcp::ext::pool {
+
+namespace {
+
+struct Entry {
+    int credential_version;
+    RemoteConnection connection;
+};
+
+// Heap-allocated on first use and emptied at backend exit, before libpq's own teardown.
+std::map<int, std::vector<Entry>>* kept = nullptr;
+
+void clear_at_exit(int, Datum) { clear(); }
+
+std::map<int, std::vector<Entry>>& entries() {
+    if (kept == nullptr) {
+        kept = new std::map<int, std::vector<Entry>>();
+        on_proc_exit(clear_at_exit, 0);
+    }
+    return *kept;
+}
+
+}  // namespace
+
+std::optional<RemoteConnection> take(const DatasetRecord& dataset) {
+    auto found = entries().find(dataset.id);
+    if (found == entries().end()) return std::nullopt;
+    std::vector<Entry>& idle = found->second;
+    while (!idle.empty()) {
+        Entry entry = std::move(idle.back());
+        idle.pop_back();
+        if (entry.credential_version == dataset.credential_version &&
+            PQstatus(entry.connection.raw()) == CONNECTION_OK &&
+            PQtransactionStatus(entry.connection.raw()) == PQTRANS_IDLE)
+            return std::move(entry.connection);
+        // Stale credentials or a broken link: it closes as `entry` goes out of scope.
+    }
+    return std::nullopt;
+}
+
+void give_back(const DatasetRecord& dataset, RemoteConnection connection) {
+    if (PQstatus(connection.raw()) != CONNECTION_OK ||
+        PQtransactionStatus(connection.raw()) != PQTRANS_IDLE)
+        return;
+    std::vector<Entry>& idle = entries()[dataset.id];
+    if (static_cast<int>(idle.size()) >= executor_settings::max_pooled_per_dataset) return;
+    idle.push_back(Entry{dataset.credential_version, std::move(connection)});
+}
+
+void clear() {
+    if (kept != nullptr) kept->clear();
+}
+
+int size() {
+    int total = 0;
+    if (kept != nullptr)
+        for (const auto& [id, idle] : *kept) total += static_cast<int>(idle.size());
+    return total;
+}
+
+}  // namespace mcp::ext::pool

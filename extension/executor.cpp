@@ -1,0 +1,359 @@
+#include "executor.hpp"
+
+#include "connection_pool.hpp"
+#include "crypto.hpp"
+#include "executor_settings.hpp"
+#include "pg_guard.hpp"
+
+extern "C" {
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/resowner.h"
+}
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
+namespace mcp::ext::executor {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const char* const kCursor = "mcp_rows";
+
+// Where a task is: connecting, then four statements in one read-only transaction.
+enum class Phase { Waiting, Connecting, Sending, Reading, Done };
+enum class Step { Begin, Declare, Fetch, Finish };
+
+struct Task {
+    Job* job = nullptr;
+    Phase phase = Phase::Waiting;
+    Step step = Step::Begin;
+    std::unique_ptr<ConnectionParams> params;  // kept while connecting, to scrub messages
+    std::optional<RemoteConnection> link;
+    PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
+    bool from_pool = false;
+    bool retried = false;
+    std::optional<PgError> remote_failure;  // first error result of the current step
+    Clock::time_point started;
+    Clock::time_point deadline;
+};
+
+double ms_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+void finish(Task& task) {
+    task.job->elapsed_ms = ms_since(task.started);
+    task.phase = Phase::Done;
+    task.params.reset();
+}
+
+void fail(Task& task, int sqlstate, std::string message, std::string detail = {},
+          std::string hint = {}) {
+    Job& job = *task.job;
+    job.ok = false;
+    job.failure = Failure{sqlstate, std::move(message), std::move(detail), std::move(hint)};
+    if (sqlstate == ERRCODE_QUERY_CANCELED && job.failure.hint.empty())
+        job.failure.hint = "The query ran longer than mcp_analytics.statement_timeout (" +
+                           std::to_string(executor_settings::statement_timeout_ms) +
+                           " ms). Aggregate more, filter to fewer rows, or narrow the date range.";
+    job.rows.clear();
+    task.link.reset();  // cancels the remote query if one is running, then disconnects
+    finish(task);
+}
+
+void fail(Task& task, const PgError& error) {
+    fail(task, error.sqlstate(), error.what(), error.detail(), error.hint());
+}
+
+void start_connect(Task& task);
+
+// Key and decryption problems fail this query alone.
+void connect_or_fail(Task& task) {
+    try {
+        start_connect(task);
+    } catch (const PgError& error) {
+        fail(task, error);
+    }
+}
+
+// A pooled connection may have died while idle (the server restarted): try once afresh.
+bool retry_if_stale(Task& task) {
+    if (!task.from_pool || task.retried || task.step != Step::Begin) return false;
+    task.retried = true;
+    task.link.reset();
+    connect_or_fail(task);
+    return true;
+}
+
+void broken(Task& task, const char* while_doing) {
+    if (retry_if_stale(task)) return;
+    std::string reason = task.link ? PQerrorMessage(task.link->raw()) : "";
+    while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
+    fail(task, ERRCODE_CONNECTION_FAILURE,
+         "lost the connection to dataset \"" + task.job->dataset.name + "\" while " + while_doing,
+         reason, "Retry the query; if it fails again, the dataset's server may be down.");
+}
+
+void send_step(Task& task, Step step) {
+    task.step = step;
+    task.remote_failure.reset();
+    PGconn* conn = task.link->raw();
+    int sent = 0;
+    switch (step) {
+        case Step::Begin: {
+            // ISO dates and exact floats make results the same whatever the dataset's defaults.
+            std::string begin = "BEGIN READ ONLY; SET LOCAL statement_timeout = " +
+                                std::to_string(executor_settings::statement_timeout_ms) +
+                                "; SET LOCAL DateStyle = ISO; SET LOCAL extra_float_digits = 1";
+            sent = PQsendQuery(conn, begin.c_str());
+            task.deadline = Clock::now() +
+                            std::chrono::milliseconds(executor_settings::statement_timeout_ms + 2000);
+            break;
+        }
+        case Step::Declare: {
+            // The extended protocol refuses several statements, a second line of defence
+            // behind the guard; the newline ends a trailing "--" comment.
+            std::string declare =
+                std::string("DECLARE ") + kCursor + " NO SCROLL CURSOR FOR " + task.job->sql + "\n";
+            sent = PQsendQueryParams(conn, declare.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0);
+            break;
+        }
+        case Step::Fetch: {
+            std::string fetch = "FETCH FORWARD " + std::to_string(task.job->row_limit + 1) +
+                                " FROM " + kCursor;
+            sent = PQsendQuery(conn, fetch.c_str());
+            break;
+        }
+        case Step::Finish:
+            sent = PQsendQuery(conn, (std::string("CLOSE ") + kCursor + "; COMMIT").c_str());
+            break;
+    }
+    if (sent != 1) {
+        broken(task, "sending the query");
+        return;
+    }
+    task.link->set_busy(true);
+    task.phase = Phase::Sending;
+}
+
+void start_connect(Task& task) {
+    task.from_pool = false;
+    crypto::Key key = crypto::load_configured_key();
+    const DatasetRecord& dataset = task.job->dataset;
+    SecretString conninfo = crypto::decrypt(key, dataset.ciphertext.data(), dataset.ciphertext.size());
+    task.params = std::make_unique<ConnectionParams>(ConnectionParams::parse(conninfo.view(), true));
+    PGconn* raw = PQconnectStartParams(task.params->keywords(), task.params->values(), 0);
+    if (raw == nullptr) throw std::bad_alloc();
+    task.link.emplace(RemoteConnection::adopt(raw, dataset.name));
+    if (PQstatus(raw) == CONNECTION_BAD) {
+        fail(task, connect_failure(raw, *task.params, dataset.name, false));
+        return;
+    }
+    task.phase = Phase::Connecting;
+    task.poll = PGRES_POLLING_WRITING;
+    task.deadline = Clock::now() + std::chrono::seconds(task.params->connect_timeout_s());
+}
+
+void start(Task& task) {
+    task.started = Clock::now();
+    if (auto pooled = pool::take(task.job->dataset)) {
+        task.link.emplace(std::move(*pooled));
+        task.from_pool = true;
+        send_step(task, Step::Begin);
+    } else {
+        connect_or_fail(task);
+    }
+}
+
+void collect_rows(Task& task, const PGresult* result) {
+    Job& job = *task.job;
+    const int columns = PQnfields(result);
+    job.columns.clear();
+    for (int c = 0; c < columns; ++c)
+        job.columns.push_back(Column{PQfname(result, c), PQftype(result, c)});
+    const int available = PQntuples(result);
+    job.more_rows = available > job.row_limit;
+    const int wanted = std::min(available, job.row_limit);
+    size_t bytes = 0;
+    for (int r = 0; r < wanted; ++r) {
+        Row row;
+        row.reserve(columns);
+        for (int c = 0; c < columns; ++c) {
+            if (PQgetisnull(result, r, c)) {
+                row.emplace_back();
+            } else {
+                bytes += static_cast<size_t>(PQgetlength(result, r, c));
+                row.emplace_back(std::string(PQgetvalue(result, r, c), PQgetlength(result, r, c)));
+            }
+        }
+        if (bytes > static_cast<size_t>(executor_settings::max_result_bytes)) {
+            job.byte_capped = true;
+            break;
+        }
+        job.rows.push_back(std::move(row));
+    }
+}
+
+void step_done(Task& task) {
+    task.link->set_busy(false);
+    if (task.remote_failure) {
+        if (task.step == Step::Begin && retry_if_stale(task)) return;
+        fail(task, *task.remote_failure);
+        return;
+    }
+    switch (task.step) {
+        case Step::Begin: send_step(task, Step::Declare); break;
+        case Step::Declare: send_step(task, Step::Fetch); break;
+        case Step::Fetch: send_step(task, Step::Finish); break;
+        case Step::Finish:
+            task.job->ok = true;
+            pool::give_back(task.job->dataset, std::move(*task.link));
+            task.link.reset();
+            finish(task);
+            break;
+    }
+}
+
+void read_results(Task& task) {
+    PGconn* conn = task.link->raw();
+    if (PQconsumeInput(conn) != 1) {
+        broken(task, "reading results");
+        return;
+    }
+    while (!PQisBusy(conn)) {
+        PGresult* raw = PQgetResult(conn);
+        if (raw == nullptr) {
+            step_done(task);
+            return;
+        }
+        ResultPtr result(raw);
+        ExecStatusType status = PQresultStatus(raw);
+        if (status == PGRES_FATAL_ERROR) {
+            if (!task.remote_failure) task.remote_failure = remote_error(raw, task.job->dataset.name);
+        } else if (status == PGRES_TUPLES_OK && task.step == Step::Fetch) {
+            collect_rows(task, raw);
+        }
+    }
+}
+
+void advance(Task& task) {
+    switch (task.phase) {
+        case Phase::Connecting: {
+            PGconn* conn = task.link->raw();
+            task.poll = PQconnectPoll(conn);
+            if (task.poll == PGRES_POLLING_FAILED) {
+                fail(task, connect_failure(conn, *task.params, task.job->dataset.name, false));
+            } else if (task.poll == PGRES_POLLING_OK) {
+                if (PQsetnonblocking(conn, 1) != 0) {
+                    broken(task, "connecting");
+                    return;
+                }
+                send_step(task, Step::Begin);
+            }
+            break;
+        }
+        case Phase::Sending: {
+            int flushed = PQflush(task.link->raw());
+            if (flushed < 0) broken(task, "sending the query");
+            else if (flushed == 0) task.phase = Phase::Reading;
+            break;
+        }
+        case Phase::Reading: read_results(task); break;
+        default: break;
+    }
+}
+
+void time_out(Task& task) {
+    if (task.phase == Phase::Connecting)
+        fail(task, connect_failure(task.link->raw(), *task.params, task.job->dataset.name, true));
+    else
+        fail(task, ERRCODE_QUERY_CANCELED,
+             "query on dataset \"" + task.job->dataset.name + "\" timed out");
+}
+
+// One WaitEventSet per round: sockets change while connecting, and 31 events are cheap.
+class WaitSet {
+public:
+    explicit WaitSet(int events) {
+        set_ = pg_call([&] {
+#if PG_VERSION_NUM >= 170000
+            return CreateWaitEventSet(CurrentResourceOwner, events);
+#else
+            return CreateWaitEventSet(CurrentMemoryContext, events);
+#endif
+        });
+    }
+    ~WaitSet() { FreeWaitEventSet(set_); }
+    WaitSet(const WaitSet&) = delete;
+    WaitSet& operator=(const WaitSet&) = delete;
+    WaitEventSet* get() const { return set_; }
+
+private:
+    WaitEventSet* set_;
+};
+
+uint32 socket_events(const Task& task) {
+    if (task.phase == Phase::Connecting)
+        return task.poll == PGRES_POLLING_READING ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE;
+    if (task.phase == Phase::Sending) return WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE;
+    return WL_SOCKET_READABLE;
+}
+
+bool in_flight(const Task& task) {
+    return task.phase != Phase::Waiting && task.phase != Phase::Done;
+}
+
+}  // namespace
+
+void run(std::vector<Job*>& jobs, int max_concurrency) {
+    std::vector<Task> tasks(jobs.size());
+    for (size_t i = 0; i < jobs.size(); ++i) tasks[i].job = jobs[i];
+    size_t next = 0;
+    for (;;) {
+        int running = static_cast<int>(std::count_if(tasks.begin(), tasks.end(), in_flight));
+        while (running < max_concurrency && next < tasks.size()) {
+            start(tasks[next++]);
+            if (in_flight(tasks[next - 1])) ++running;
+        }
+        if (running == 0 && next == tasks.size()) break;
+        if (running == 0) continue;
+
+        WaitSet waits(running + 2);
+        long timeout_ms = 3600 * 1000;
+        pg_call([&] {
+            AddWaitEventToSet(waits.get(), WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, nullptr);
+            AddWaitEventToSet(waits.get(), WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, nullptr, nullptr);
+        });
+        for (Task& task : tasks) {
+            if (!in_flight(task)) continue;
+            pgsocket socket = PQsocket(task.link->raw());
+            uint32 events = socket_events(task);
+            pg_call([&] { AddWaitEventToSet(waits.get(), events, socket, nullptr, &task); });
+            timeout_ms = std::min(timeout_ms, std::max(0L, static_cast<long>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(task.deadline - Clock::now()).count())));
+        }
+        WaitEvent occurred[32];
+        int fired = pg_call([&] {
+            return WaitEventSetWait(waits.get(), timeout_ms, occurred, 32, PG_WAIT_EXTENSION);
+        });
+        for (int i = 0; i < fired; ++i) {
+            if (occurred[i].events & WL_LATCH_SET) {
+                pg_call([] { ResetLatch(MyLatch); });
+                check_for_interrupts();  // throws on cancel; tasks' links cancel remotely
+                continue;
+            }
+            auto* task = static_cast<Task*>(occurred[i].user_data);
+            if (task != nullptr && in_flight(*task)) advance(*task);
+        }
+        auto now = Clock::now();
+        for (Task& task : tasks)
+            if (in_flight(task) && now >= task.deadline) time_out(task);
+    }
+}
+
+}  // namespace mcp::ext::executor

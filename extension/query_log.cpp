@@ -1,0 +1,155 @@
+#include "query_log.hpp"
+
+#include "pg_guard.hpp"
+#include "spi.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+}
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstring>
+
+namespace mcp::ext::query_log {
+
+namespace {
+
+// What the worker finds in the dynamic shared memory segment.
+struct SharedEntry {
+    Oid database;
+    Size length;
+    char json[FLEXIBLE_ARRAY_MEMBER];
+};
+
+const char* const kInsert = "SELECT mcp._log_query(e) FROM jsonb_array_elements($1::jsonb) AS e";
+
+}  // namespace
+
+std::string to_json(const Entry& entry, const std::string& context_json) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> json(buffer);
+    json.StartObject();
+    json.Key("query_text");
+    json.String(entry.query_text.c_str(), static_cast<rapidjson::SizeType>(entry.query_text.size()));
+    json.Key("query_type");
+    json.String(entry.query_type.c_str());
+    json.Key("datasets_used");
+    json.StartArray();
+    for (int id : entry.datasets_used) json.Int(id);
+    json.EndArray();
+    json.Key("execution_time_ms");
+    json.Double(entry.execution_time_ms);
+    json.Key("rows_returned");
+    json.Int64(entry.rows_returned);
+    json.Key("success");
+    json.Bool(entry.success);
+    if (!entry.success) {
+        json.Key("error_message");
+        json.String(entry.error_message.c_str());
+        json.Key("error_sqlstate");
+        json.String(entry.error_sqlstate.c_str());
+    }
+    json.Key("response_format");
+    json.String(entry.response_format.c_str());
+    json.Key("response_size_bytes");
+    json.Int64(entry.response_size_bytes);
+    json.Key("was_cached");
+    json.Bool(entry.was_cached);
+    json.Key("context");
+    json.RawValue(context_json.c_str(), context_json.size(), rapidjson::kObjectType);
+    json.EndObject();
+    return buffer.GetString();
+}
+
+void write(const std::vector<std::string>& entries_json) {
+    if (entries_json.empty()) return;
+    std::string array = "[";
+    for (size_t i = 0; i < entries_json.size(); ++i) {
+        if (i) array += ',';
+        array += entries_json[i];
+    }
+    array += ']';
+    spi::query(kInsert, {array});
+}
+
+void write_autonomously(const std::string& entry_json) {
+    dsm_segment* segment = pg_call([&] {
+        return dsm_create(offsetof(SharedEntry, json) + entry_json.size() + 1, 0);
+    });
+    auto* shared = static_cast<SharedEntry*>(dsm_segment_address(segment));
+    shared->database = MyDatabaseId;
+    shared->length = entry_json.size();
+    std::memcpy(shared->json, entry_json.c_str(), entry_json.size() + 1);
+
+    BackgroundWorker worker;
+    std::memset(&worker, 0, sizeof worker);
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+    worker.bgw_restart_time = BGW_NEVER_RESTART;
+    snprintf(worker.bgw_library_name, BGW_MAXLEN, "mcp_analytics");
+    snprintf(worker.bgw_function_name, BGW_MAXLEN, "mcp_query_log_writer_main");
+    snprintf(worker.bgw_name, BGW_MAXLEN, "mcp_analytics query log writer");
+    snprintf(worker.bgw_type, BGW_MAXLEN, "mcp_analytics query log writer");
+    worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(segment));
+    worker.bgw_notify_pid = MyProcPid;
+
+    BackgroundWorkerHandle* handle = nullptr;
+    bool launched = pg_call([&] { return RegisterDynamicBackgroundWorker(&worker, &handle); });
+    if (launched) {
+        pg_call([&] {
+            pid_t pid;
+            if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_STARTED)
+                WaitForBackgroundWorkerShutdown(handle);
+        });
+    } else {
+        pg_call([] {
+            ereport(WARNING,
+                    (errmsg("could not record the failed query in mcp.query_logs: no background "
+                            "worker slot is free"),
+                     errhint("Raise max_worker_processes.")));
+        });
+    }
+    pg_call([&] { dsm_detach(segment); });
+}
+
+}  // namespace mcp::ext::query_log
+
+// The worker: attach, connect to the caller's database, insert, commit, exit. Plain
+// PostgreSQL code with no C++ objects: an error here ends the worker (FATAL), and the caller
+// still raises its own error.
+extern "C" PGDLLEXPORT void mcp_query_log_writer_main(Datum argument);
+
+void mcp_query_log_writer_main(Datum argument) {
+    using mcp::ext::query_log::SharedEntry;
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+    dsm_segment* segment = dsm_attach(DatumGetUInt32(argument));
+    if (segment == nullptr) proc_exit(1);
+    auto* shared = static_cast<SharedEntry*>(dsm_segment_address(segment));
+    BackgroundWorkerInitializeConnectionByOid(shared->database, InvalidOid, 0);
+
+    StartTransactionCommand();
+    SPI_connect();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    pgstat_report_activity(STATE_RUNNING, "mcp_analytics: writing a query log row");
+    Oid type = TEXTOID;
+    Datum value = CStringGetTextDatum(psprintf("[%s]", shared->json));
+    SPI_execute_with_args(mcp::ext::query_log::kInsert, 1, &type, &value, nullptr, false, 0);
+    SPI_finish();
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    pgstat_report_activity(STATE_IDLE, nullptr);
+    dsm_detach(segment);
+    proc_exit(0);
+}
