@@ -13,6 +13,7 @@ int max_rows = 10000;
 int max_result_bytes = 4 * 1024 * 1024;
 int cache_ttl_s = 300;
 int max_pooled_per_dataset = 4;
+bool async_log_commit = true;
 
 void define() {
     DefineCustomIntVariable(
@@ -41,6 +42,12 @@ void define() {
         "mcp_analytics.pool_size", "Idle connections kept per dataset in each backend.",
         "Connections are reused across queries of the same backend, as postgres_fdw does.",
         &max_pooled_per_dataset, 4, 0, 64, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "mcp_analytics.async_log_commit",
+        "Commit a query call that wrote nothing but its log row without waiting for the WAL flush.",
+        "The flush costs more than the query itself on most disks; a crash may lose the last "
+        "fraction of a second of log rows, never other data. Off: every call waits.",
+        &async_log_commit, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 }
 
 }  // namespace mcp::ext::executor_settings

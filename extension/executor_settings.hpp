@@ -9,6 +9,7 @@ extern int max_rows;              // mcp_analytics.max_rows: ceiling of the max_
 extern int max_result_bytes;      // mcp_analytics.max_result_bytes
 extern int cache_ttl_s;           // mcp_analytics.cache_ttl (0 turns the cache off)
 extern int max_pooled_per_dataset;  // mcp_analytics.pool_size
+extern bool async_log_commit;     // mcp_analytics.async_log_commit
 
 void define();
 
