@@ -40,7 +40,7 @@ include $(PGXS)
 BUILD_DIR  ?= build
 BRIDGE_DIR  = $(BUILD_DIR)/bridge
 
-.PHONY: build bridge test run stop psql clean-data demo deps bench
+.PHONY: build bridge test run stop psql clean-data demo deps bench fuzz
 .DEFAULT_GOAL := build
 build: all bridge
 
@@ -51,8 +51,25 @@ bridge:
 deps:
 	@test/support/install_deps.sh
 
+# libFuzzer (clang-14, ASan + UBSan) on the bridge's JSON-RPC entry for FUZZ_SECONDS; new
+# inputs go to build/fuzz/corpus, findings to build/fuzz/ (and the target exits non-zero).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@cmake -S bridge -B $(BUILD_DIR)/fuzz -DMCP_BRIDGE_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14 \
+	    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD_DIR)/fuzz --target jsonrpc_fuzz -j2
+	@mkdir -p $(BUILD_DIR)/fuzz/corpus
+	$(BUILD_DIR)/fuzz/jsonrpc_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
+	    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$(BUILD_DIR)/fuzz/ \
+	    -dict=bridge/fuzz/jsonrpc.dict $(BUILD_DIR)/fuzz/corpus bridge/fuzz/corpus
+
 test: deps
 	@test/run_tests.sh
+
+# Benchmarks print figures and ratios against a baseline measured in the same run; they never
+# fail on a timing. Each starts what it needs; the bridge's runs against `make run`.
+bench: deps
+	@test/bench/run_all.sh
 
 run: deps
 	@test/support/run_local.sh start

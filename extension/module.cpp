@@ -1,5 +1,9 @@
 // Library entry: module magic, _PG_init and the configuration parameters.
+#include "executor_settings.hpp"
 #include "gucs.hpp"
+#include "jobs_settings.hpp"
+#include "worker.hpp"
+#include "weighting.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -28,11 +32,6 @@ void define_gucs() {
         "Seconds to wait for a dataset's server when connecting.",
         "Applies when the connection string sets no connect_timeout of its own.",
         &mcp_connect_timeout_s, 10, 1, 300, PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
-#if PG_VERSION_NUM >= 150000
-    MarkGUCPrefixReserved("mcp_analytics");
-#else
-    EmitWarningsOnPlaceholders("mcp_analytics");
-#endif
 }
 
 }  // namespace mcp::ext
@@ -41,4 +40,14 @@ void define_gucs() {
 // shared_preload_libraries). Nothing here may throw.
 void _PG_init(void) {
     mcp::ext::define_gucs();
+    mcp::ext::executor_settings::define();
+    mcp::ext::define_weighting_gucs();
+    mcp::ext::jobs_settings::define();
+    mcp::ext::worker::register_at_preload();  // launcher + shared memory, preload only
+    // Last: every mcp_analytics.* setting is defined above; any other name is a typo.
+#if PG_VERSION_NUM >= 150000
+    MarkGUCPrefixReserved("mcp_analytics");
+#else
+    EmitWarningsOnPlaceholders("mcp_analytics");
+#endif
 }

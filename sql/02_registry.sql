@@ -80,8 +80,9 @@ SELECT mcp.update_dataset(1, '{"name": "demo_uri"}');
 SELECT mcp.update_dataset(1, '[1, 2]');
 SELECT mcp.update_dataset(1, '{"connection_string": 42}');
 SELECT credential_version FROM mcp.datasets WHERE id = 1;
-SELECT name, replace(connection_display, :'port', 'PORT') AS connection, credential_version
+SELECT name, replace(connection, :'port', 'PORT') AS connection
   FROM mcp.update_dataset(1, jsonb_build_object('connection_string', :'demo_conninfo' || ' application_name=renamed'));
+SELECT credential_version FROM mcp.datasets WHERE id = 1;
 SELECT pg_temp.try_register('dummy', 'host=127.0.0.1 port=1', :'port', 'x') LIKE '08001%' AS still_validates;
 
 -- delete

@@ -17,7 +17,7 @@ using Apply = std::function<std::string(Config&, const std::string&)>;
 struct Setting {
     std::string_view flag;
     std::string_view env;
-    std::string_view value_name;
+    std::string_view value_name;  // empty: a switch, given without a value
     std::string_view help;
     // The database URL carries a password: its value is never echoed in an error.
     bool secret;
@@ -91,13 +91,17 @@ Apply unsigned_in_range(std::uint64_t min, std::uint64_t max,
     };
 }
 
-// Accepts "30" (seconds), "30s" or "500ms": tests and operators think in different units.
+// Accepts "30" (seconds), "30s", "500ms" or "1h": tests and operators think in different
+// units. No minutes: "5m" reads too much like milliseconds.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     std::uint64_t scale = 1000;
     if (text.size() > 2 && text.substr(text.size() - 2) == "ms") {
         scale = 1;
         text.remove_suffix(2);
     } else if (text.size() > 1 && text.back() == 's') {
+        text.remove_suffix(1);
+    } else if (text.size() > 1 && text.back() == 'h') {
+        scale = 3'600'000;
         text.remove_suffix(1);
     }
     const auto number = parse_unsigned(text);
@@ -112,11 +116,46 @@ Apply duration(std::function<void(Config&, std::chrono::milliseconds)> store) {
     return [=](Config& config, const std::string& value) -> std::string {
         const auto parsed = parse_duration(value);
         if (!parsed) {
-            return "expected a positive duration such as 30, 30s or 500ms (at most one day)";
+            return "expected a positive duration such as 30, 30s, 500ms or 1h (at most one day)";
         }
         store(config, *parsed);
         return {};
     };
+}
+
+std::string apply_switch(bool Config::*member, Config& config, const std::string& value) {
+    if (value == "1" || value == "true" || value == "yes" || value == "on") {
+        config.*member = true;
+    } else if (value == "0" || value == "false" || value == "no" || value == "off") {
+        config.*member = false;
+    } else {
+        return "expected true or false";
+    }
+    return {};
+}
+
+std::string apply_origins(Config& config, const std::string& value) {
+    config.allowed_origins.clear();
+    std::string_view rest(value);
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        while (!item.empty() && item.front() == ' ') {
+            item.remove_prefix(1);
+        }
+        while (!item.empty() && item.back() == ' ') {
+            item.remove_suffix(1);
+        }
+        if (item.empty()) {
+            continue;
+        }
+        if (item != "*" && item.find("://") == std::string_view::npos) {
+            return "expected a comma-separated list of origins such as https://app.example.com, or *";
+        }
+        config.allowed_origins.emplace_back(item);
+    }
+    return {};
 }
 
 const std::vector<Setting>& settings() {
@@ -148,6 +187,35 @@ const std::vector<Setting>& settings() {
         {"--shutdown-timeout", "MCP_BRIDGE_SHUTDOWN_TIMEOUT", "DURATION",
          "time requests in flight get to finish on SIGTERM/SIGINT (default 10s)", false,
          duration([](Config& c, std::chrono::milliseconds d) { c.shutdown_timeout = d; })},
+        {"--workers", "MCP_BRIDGE_WORKERS", "N",
+         "threads that run requests while they wait on the database, 1-256 (default 16)", false,
+         unsigned_in_range(1, 256,
+                           [](Config& c, std::uint64_t n) { c.workers = static_cast<unsigned>(n); })},
+        {"--db-pool-size", "MCP_BRIDGE_DB_POOL_SIZE", "N",
+         "connections to the metadata database, 1-256 (default 8)", false,
+         unsigned_in_range(1, 256, [](Config& c, std::uint64_t n) { c.db_pool_size = n; })},
+        {"--query-timeout", "MCP_BRIDGE_QUERY_TIMEOUT", "DURATION",
+         "statement_timeout of every database call, tool calls included (default 60s)", false,
+         duration([](Config& c, std::chrono::milliseconds d) { c.query_timeout = d; })},
+        {"--auth-cache-ttl", "MCP_BRIDGE_AUTH_CACHE_TTL", "DURATION",
+         "how long a checked API key is trusted before it is checked again; revocations "
+         "reach the bridge at once through NOTIFY (default 10s)", false,
+         duration([](Config& c, std::chrono::milliseconds d) { c.auth_cache_ttl = d; })},
+        {"--session-idle-timeout", "MCP_BRIDGE_SESSION_IDLE_TIMEOUT", "DURATION",
+         "an MCP session unused this long is forgotten (default 24h)", false,
+         duration([](Config& c, std::chrono::milliseconds d) {
+             c.session_idle_timeout = std::chrono::duration_cast<std::chrono::seconds>(d);
+         })},
+        {"--sse-heartbeat", "MCP_BRIDGE_SSE_HEARTBEAT", "DURATION",
+         "interval of keep-alive comments on idle event streams (default 15s)", false,
+         duration([](Config& c, std::chrono::milliseconds d) { c.limits.sse_heartbeat = d; })},
+        {"--allowed-origins", "MCP_BRIDGE_ALLOWED_ORIGINS", "LIST",
+         "browser origins allowed to call /mcp and /api besides loopback ones, comma-separated, "
+         "or * (default: none)", false, apply_origins},
+        {"--stdio", "MCP_BRIDGE_STDIO", "",
+         "serve one MCP session on stdin/stdout (desktop clients) instead of HTTP; the API key "
+         "comes from the environment variable MCP_API_KEY", false,
+         [](Config& c, const std::string& v) { return apply_switch(&Config::stdio, c, v); }},
     };
     return table;
 }
@@ -225,7 +293,9 @@ ParseResult parse_config(const std::vector<std::string>& args, const EnvLookup& 
                                                        : "unexpected argument '" + arg + "'");
         }
         auto& slot = chosen[static_cast<std::size_t>(setting - table.data())];
-        if (equals != std::string::npos) {
+        if (setting->value_name.empty()) {
+            slot = RawValue{setting, flag, equals != std::string::npos ? arg.substr(equals + 1) : "true"};
+        } else if (equals != std::string::npos) {
             slot = RawValue{setting, flag, arg.substr(equals + 1)};
         } else if (i + 1 < args.size()) {
             slot = RawValue{setting, flag, args[++i]};
@@ -235,6 +305,9 @@ ParseResult parse_config(const std::vector<std::string>& args, const EnvLookup& 
     }
 
     ParseResult result;
+    if (auto key = env("MCP_API_KEY"); key && !key->empty()) {
+        result.config.api_key = *key;
+    }
     for (const auto& raw : chosen) {
         if (!raw) {
             continue;
@@ -251,11 +324,16 @@ std::string usage_text() {
     std::ostringstream out;
     out << "Usage: mcp-bridge [FLAGS]\n\n"
            "HTTP front end of mcp_analytics. Every flag has an environment variable;\n"
-           "flags win over the environment. Durations: 30, 30s or 500ms.\n\n";
+           "flags win over the environment. Durations: 30, 30s, 500ms or 1h.\n\n";
     for (const auto& setting : settings()) {
-        out << "  " << setting.flag << ' ' << setting.value_name << "  (env " << setting.env
-            << ")\n      " << setting.help << '\n';
+        out << "  " << setting.flag;
+        if (!setting.value_name.empty()) {
+            out << ' ' << setting.value_name;
+        }
+        out << "  (env " << setting.env << ")\n      " << setting.help << '\n';
     }
+    out << "  MCP_API_KEY (environment only)\n"
+           "      the API key of the --stdio session\n";
     out << "  --help\n      print this text and exit\n";
     return out.str();
 }

@@ -18,6 +18,9 @@ struct Limits {
     std::chrono::milliseconds read_timeout{30'000};
     // How long a keep-alive connection may sit between two requests.
     std::chrono::milliseconds idle_timeout{60'000};
+    // Interval of the comment lines that keep an idle event stream (GET /mcp) alive through
+    // proxies, and that find out when its client is gone.
+    std::chrono::milliseconds sse_heartbeat{15'000};
 };
 
 struct ListenAddress {
@@ -29,10 +32,25 @@ struct Config {
     ListenAddress listen;
     // libpq conninfo or URI of the metadata database; empty means unconfigured.
     std::string database_url;
-    unsigned threads = 2;
+    unsigned threads = 2;   // I/O threads
+    unsigned workers = 16;  // threads that run handlers (they wait on the database)
     Limits limits;
     // Upper bound on a graceful stop; requests still running after it are cut off.
     std::chrono::milliseconds shutdown_timeout{10'000};
+
+    // Database side.
+    std::size_t db_pool_size = 8;
+    std::chrono::milliseconds query_timeout{60'000};  // statement_timeout of every call
+
+    // MCP and API.
+    std::chrono::milliseconds auth_cache_ttl{10'000};
+    std::chrono::seconds session_idle_timeout{24 * 3600};
+    // Origins allowed besides loopback ones and the bridge's own; "*" allows any.
+    std::vector<std::string> allowed_origins;
+    // Serve one MCP session on stdin/stdout instead of HTTP.
+    bool stdio = false;
+    // The API key of the stdio session, from MCP_API_KEY only (flags show in `ps`).
+    std::string api_key;
 };
 
 enum class ParseOutcome { run, help, error };

@@ -37,12 +37,14 @@ std::string host_for_url(const net::ip::address& address) {
 }  // namespace
 
 struct HttpServer::Impl {
-    Impl(const Config& config, Router router, Logger& logger, std::ostream& announce)
+    Impl(const Config& config, Router router, Logger& logger, std::ostream& announce,
+         RequestObserver observer)
         : config(config),
           announce(announce),
-          handler_pool(config.threads),
+          handler_pool(config.workers),
           context(std::make_shared<SessionContext>(std::move(router), config.limits, logger,
-                                                   handler_pool.get_executor())),
+                                                   handler_pool.get_executor(),
+                                                   std::move(observer))),
           acceptor(net::make_strand(io)),
           retry_timer(acceptor.get_executor()) {}
 
@@ -175,8 +177,9 @@ bool HttpServer::Impl::stop(std::chrono::milliseconds timeout) {
 }
 
 HttpServer::HttpServer(const Config& config, Router router, Logger& logger,
-                       std::ostream& announce)
-    : impl_(std::make_unique<Impl>(config, std::move(router), logger, announce)) {}
+                       std::ostream& announce, RequestObserver observer)
+    : impl_(std::make_unique<Impl>(config, std::move(router), logger, announce,
+                                   std::move(observer))) {}
 
 HttpServer::~HttpServer() { impl_->stop(impl_->config.shutdown_timeout); }
 

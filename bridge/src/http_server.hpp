@@ -11,13 +11,15 @@
 
 namespace mcp::bridge {
 
-// The HTTP/1.1 server: one io_context run by config.threads threads, a handler pool of the
-// same size for route handlers (which may block on the database), and one session per
-// connection. Networking types stay in the source so includers compile fast.
+// The HTTP/1.1 server: one io_context run by config.threads threads, a handler pool of
+// config.workers threads for route handlers (which may block on the database), and one
+// session per connection. Networking types stay in the source so includers compile fast.
 class HttpServer {
 public:
     // `logger` and `announce` must outlive the server.
-    HttpServer(const Config& config, Router router, Logger& logger, std::ostream& announce);
+    // `observer`, when set, sees every finished request (metrics).
+    HttpServer(const Config& config, Router router, Logger& logger, std::ostream& announce,
+               RequestObserver observer = {});
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;

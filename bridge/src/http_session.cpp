@@ -2,11 +2,14 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "event_streams.hpp"
 #include "responses.hpp"
 
 namespace mcp::bridge {
@@ -34,10 +37,12 @@ bool is_parse_error(beast::error_code ec) {
 }  // namespace
 
 SessionContext::SessionContext(Router router, Limits limits, Logger& logger,
-                               net::thread_pool::executor_type handler_executor)
+                               net::thread_pool::executor_type handler_executor,
+                               RequestObserver observer)
     : router(std::move(router)),
       limits(limits),
       logger(logger),
+      observer(std::move(observer)),
       handler_executor(std::move(handler_executor)) {}
 
 HttpSession::HttpSession(tcp::socket socket, std::shared_ptr<SessionContext> context)
@@ -46,9 +51,15 @@ HttpSession::HttpSession(tcp::socket socket, std::shared_ptr<SessionContext> con
       buffer_(context_->limits.max_header_bytes + buffer_slack_bytes),
       // The first request's clock starts at accept: a client that connects and says nothing
       // is as slow as one that stops half-way.
-      request_deadline_(std::chrono::steady_clock::now() + context_->limits.read_timeout) {}
+      request_deadline_(std::chrono::steady_clock::now() + context_->limits.read_timeout),
+      heartbeat_(stream_.get_executor()) {}
 
-HttpSession::~HttpSession() { context_->tracker.remove(this); }
+HttpSession::~HttpSession() {
+    if (channel_) {
+        channel_->close();
+    }
+    context_->tracker.remove(this);
+}
 
 void HttpSession::start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->wait_for_request(); });
@@ -58,9 +69,12 @@ void HttpSession::begin_shutdown() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
         self->stopping_ = true;
         // Only a connection waiting for its next request is cut now; one that is receiving,
-        // handling or answering a request finishes it and closes afterwards.
+        // handling or answering a request finishes it and closes afterwards. An event stream
+        // has no end of its own, so it ends here.
         if (self->phase_ == Phase::waiting) {
             self->stream_.cancel();
+        } else if (self->phase_ == Phase::streaming) {
+            self->finish_stream();
         }
     });
 }
@@ -78,6 +92,7 @@ void HttpSession::wait_for_request() {
     response_ = {};
     log_method_.clear();
     log_path_.clear();
+    log_fields_ = {};
     if (buffer_.size() > 0) {
         // A pipelined request is already here; its clock starts now.
         return on_first_bytes({}, 0);
@@ -167,21 +182,38 @@ void HttpSession::dispatch_request() {
     version_ = request_.version();
     phase_ = Phase::handling;
     net::post(context_->handler_executor, [self = shared_from_this()] {
-        Response response = self->run_handler();
-        net::post(self->stream_.get_executor(),
-                  [self, response = std::move(response)]() mutable {
-                      self->write_response(std::move(response));
-                  });
+        Reply reply = self->run_handler();
+        net::post(self->stream_.get_executor(), [self, reply = std::move(reply)]() mutable {
+            self->write_reply(std::move(reply));
+        });
     });
 }
 
-Response HttpSession::run_handler() const {
+Reply HttpSession::run_handler() const {
     try {
-        return context_->router.route(request_);
+        return context_->router.dispatch(request_);
     } catch (...) {
         // The exception's text is not logged: it may quote connection details.
-        return json_error(http::status::internal_server_error, "internal error");
+        return Reply{json_error(http::status::internal_server_error, "internal error"), nullptr, {}};
     }
+}
+
+void HttpSession::write_reply(Reply reply) {
+    log_fields_ = std::move(reply.log);
+    if (reply.stream) {
+        if (phase_ == Phase::closing || stopping_ || head_request_) {
+            reply.stream->close();
+            if (phase_ == Phase::closing) {
+                return;
+            }
+            // Stopping, or HEAD: answer as if the stream had opened and ended at once.
+            reply.response.body().clear();
+            close_after_response_ = true;
+            return write_response(std::move(reply.response));
+        }
+        return start_stream(std::move(reply));
+    }
+    write_response(std::move(reply.response));
 }
 
 void HttpSession::reject(http::status status, const char* message) {
@@ -239,8 +271,167 @@ void HttpSession::log_request() {
     record.path = log_path_.empty() ? "-" : log_path_;
     record.status = response_.result_int();
     record.duration_ms = std::chrono::duration<double, std::milli>(now - request_started_).count();
-    record.bytes = response_.body().size();
+    record.bytes = phase_ == Phase::streaming ? stream_bytes_ : response_.body().size();
+    record.route = log_fields_.route;
+    record.rpc_method = log_fields_.rpc_method;
+    record.tool = log_fields_.tool;
+    record.client = log_fields_.client;
+    record.api_key_id = log_fields_.api_key_id;
     context_->logger.request(record);
+    if (context_->observer) {
+        context_->observer(record);
+    }
+}
+
+// --- Server-sent events -------------------------------------------------------------------
+
+void HttpSession::start_stream(Reply reply) {
+    phase_ = Phase::streaming;
+    channel_ = std::move(reply.stream);
+    stream_bytes_ = 0;
+    response_ = {};
+    response_.result(reply.response.result());
+    auto& head = stream_head_.emplace(reply.response.result(), version_);
+    for (const auto& field : reply.response) {
+        head.set(field.name_string(), field.value());
+    }
+    head.set(http::field::content_type, "text/event-stream");
+    // Proxies must pass each event on at once (nginx honours X-Accel-Buffering).
+    head.set(http::field::cache_control, "no-cache");
+    head.set("X-Accel-Buffering", "no");
+    head.set("X-Content-Type-Options", "nosniff");
+    // The stream ends the connection: nothing can follow it on the same one.
+    head.keep_alive(false);
+    head.chunked(true);
+    stream_serializer_.emplace(head);
+    stream_.expires_after(context_->limits.read_timeout);
+    http::async_write_header(stream_, *stream_serializer_,
+                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                 self->on_stream_header(ec);
+                             });
+}
+
+void HttpSession::on_stream_header(beast::error_code ec) {
+    if (ec) {
+        log_request();
+        return close_now();
+    }
+    // The client sends nothing more on this connection; a read completes when it leaves.
+    // It bypasses the stream's timer on purpose: waiting for that may take hours.
+    stream_.socket().async_read_some(
+        net::buffer(drain_buffer_),
+        beast::bind_front_handler(&HttpSession::on_stream_peer, shared_from_this()));
+    std::weak_ptr<HttpSession> weak = shared_from_this();
+    auto executor = stream_.get_executor();
+    channel_->set_waker([weak, executor] {
+        net::post(executor, [weak] {
+            if (auto self = weak.lock()) {
+                self->pump_events();
+            }
+        });
+    });
+    schedule_heartbeat();
+    pump_events();
+}
+
+void HttpSession::on_stream_peer(beast::error_code, std::size_t) {
+    // Data or a hang-up: either way this stream is over (HTTP/1.1 cannot pipeline past it).
+    if (phase_ == Phase::streaming) {
+        channel_->close();
+        log_request();
+    }
+    close_now();
+}
+
+void HttpSession::pump_events() {
+    if (phase_ != Phase::streaming || event_in_flight_ || stream_ending_) {
+        return;
+    }
+    std::string message;
+    if (channel_->pop(message)) {
+        // One event per message, its JSON on a single data line (JSON text has no raw newline).
+        return write_event("event: message\ndata: " + message + "\n\n");
+    }
+    if (channel_->closed() || stopping_) {
+        finish_stream();
+    }
+}
+
+void HttpSession::write_event(std::string frame) {
+    event_in_flight_ = true;
+    event_frame_ = std::move(frame);
+    stream_bytes_ += event_frame_.size();
+    // A client that stops reading its stream is cut off like one that stops sending.
+    stream_.expires_after(context_->limits.read_timeout);
+    net::async_write(stream_, http::make_chunk(net::buffer(event_frame_)),
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                         self->on_event_written(ec);
+                     });
+}
+
+void HttpSession::on_event_written(beast::error_code ec) {
+    event_in_flight_ = false;
+    if (phase_ != Phase::streaming) {
+        return;
+    }
+    if (ec) {
+        channel_->close();
+        log_request();
+        return close_now();
+    }
+    if (stream_ending_) {
+        return finish_stream();
+    }
+    pump_events();
+}
+
+void HttpSession::schedule_heartbeat() {
+    heartbeat_.expires_after(context_->limits.sse_heartbeat);
+    heartbeat_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (ec || self->phase_ != Phase::streaming || self->stream_ending_) {
+            return;
+        }
+        if (!self->event_in_flight_) {
+            self->write_event(": keepalive\n\n");
+        }
+        self->schedule_heartbeat();
+    });
+}
+
+void HttpSession::finish_stream() {
+    if (phase_ != Phase::streaming) {
+        return;
+    }
+    stream_ending_ = true;
+    if (event_in_flight_) {
+        return;  // on_event_written comes back here
+    }
+    event_in_flight_ = true;
+    heartbeat_.cancel();
+    channel_->close();
+    stream_.expires_after(context_->limits.read_timeout);
+    net::async_write(stream_, http::make_chunk_last(),
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                         self->on_stream_end(ec);
+                     });
+}
+
+void HttpSession::on_stream_end(beast::error_code ec) {
+    log_request();
+    phase_ = Phase::closing;
+    if (ec) {
+        return close_now();
+    }
+    // The read started with the stream is still pending and completes when the client
+    // closes its side; a client that does not is closed after the linger time.
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    heartbeat_.expires_after(linger_time);
+    heartbeat_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+        if (!wait_ec) {
+            self->close_now();
+        }
+    });
 }
 
 void HttpSession::lingering_close() {
@@ -267,6 +458,7 @@ void HttpSession::on_drain(beast::error_code ec, std::size_t bytes) {
 
 void HttpSession::close_now() {
     phase_ = Phase::closing;
+    heartbeat_.cancel();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();

@@ -7,11 +7,16 @@
 #include <optional>
 #include <string>
 
+#include <functional>
+
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/serializer.hpp>
 
 #include "config.hpp"
 #include "connection_tracker.hpp"
@@ -25,18 +30,22 @@ namespace mcp::bridge {
 // the last of them however the server shuts down.
 struct SessionContext {
     SessionContext(Router router, Limits limits, Logger& logger,
-                   boost::asio::thread_pool::executor_type handler_executor);
+                   boost::asio::thread_pool::executor_type handler_executor,
+                   RequestObserver observer = {});
 
     Router router;
     Limits limits;
     Logger& logger;
+    RequestObserver observer;
     // Handlers may block on the database; they run here, never on an I/O thread.
     boost::asio::thread_pool::executor_type handler_executor;
     ConnectionTracker tracker;
 };
 
 // One client connection: reads requests one at a time, hands each to the router on the
-// handler pool, writes the answer, and keeps the connection for the next request.
+// handler pool, writes the answer, and keeps the connection for the next request. An answer
+// may also be a server-sent event stream (GET /mcp), written chunk by chunk as events come,
+// with comment heartbeats in between; the connection then ends with the stream.
 // All of its state is touched only on its strand (the stream's executor).
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
 public:
@@ -49,7 +58,7 @@ public:
     void force_close();
 
 private:
-    enum class Phase { waiting, reading, handling, writing, closing };
+    enum class Phase { waiting, reading, handling, writing, streaming, closing };
 
     void wait_for_request();
     void on_first_bytes(boost::beast::error_code ec, std::size_t bytes);
@@ -58,9 +67,19 @@ private:
     void on_body(boost::beast::error_code ec, std::size_t bytes);
     void on_read_error(boost::beast::error_code ec);
     void dispatch_request();
-    Response run_handler() const;
+    Reply run_handler() const;
     void reject(http::status status, const char* message);
+    void write_reply(Reply reply);
     void write_response(Response response);
+    void start_stream(Reply reply);
+    void on_stream_header(boost::beast::error_code ec);
+    void on_stream_peer(boost::beast::error_code ec, std::size_t bytes);
+    void pump_events();
+    void write_event(std::string frame);
+    void on_event_written(boost::beast::error_code ec);
+    void schedule_heartbeat();
+    void finish_stream();
+    void on_stream_end(boost::beast::error_code ec);
     void on_write(boost::beast::error_code ec, std::size_t bytes);
     void log_request();
     void lingering_close();
@@ -86,6 +105,16 @@ private:
     std::chrono::steady_clock::time_point request_deadline_;
     std::size_t drained_bytes_ = 0;
     std::array<char, 4096> drain_buffer_{};
+    LogFields log_fields_;
+    // Event stream state (phase streaming).
+    std::shared_ptr<EventChannel> channel_;
+    std::optional<http::response<http::empty_body>> stream_head_;
+    std::optional<http::response_serializer<http::empty_body>> stream_serializer_;
+    boost::asio::steady_timer heartbeat_;
+    std::string event_frame_;
+    std::size_t stream_bytes_ = 0;
+    bool event_in_flight_ = false;
+    bool stream_ending_ = false;
 };
 
 }  // namespace mcp::bridge

@@ -4,6 +4,7 @@
 #include <rapidjson/writer.h>
 
 #include <cmath>
+#include <utility>
 #include <cstdio>
 #include <ctime>
 
@@ -67,6 +68,20 @@ std::string format_request_line(const RequestRecord& record) {
     writer.Double(std::isfinite(record.duration_ms) ? record.duration_ms : 0.0);
     writer.Key("bytes");
     writer.Uint64(record.bytes);
+    const std::pair<const char*, const std::string*> optional_fields[] = {
+        {"route", &record.route},
+        {"rpc", &record.rpc_method},
+        {"tool", &record.tool},
+        {"client", &record.client}};
+    for (const auto& [key, value] : optional_fields) {
+        if (!value->empty()) {
+            write_string(writer, key, sanitize_for_log(*value));
+        }
+    }
+    if (record.api_key_id > 0) {
+        writer.Key("api_key_id");
+        writer.Int(record.api_key_id);
+    }
     writer.EndObject();
     return std::string(buffer.GetString(), buffer.GetSize()) + '\n';
 }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <ostream>
 #include <string>
@@ -18,7 +19,17 @@ struct RequestRecord {
     unsigned status = 0;
     double duration_ms = 0;
     std::size_t bytes = 0;  // response body bytes sent
+    // Written only when set: the route pattern, and for MCP the JSON-RPC method, the tool,
+    // the client's self-declared name and the API key's id (never the key).
+    std::string route;
+    std::string rpc_method;
+    std::string tool;
+    std::string client;
+    int api_key_id = 0;
 };
+
+// Sees every finished request (metrics); called on an I/O thread, so it must be quick.
+using RequestObserver = std::function<void(const RequestRecord&)>;
 
 // One JSON object per line so log shippers need no parser configuration.
 std::string format_request_line(const RequestRecord& record);

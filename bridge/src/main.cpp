@@ -37,14 +37,26 @@ int main(int argc, char** argv) {
         std::cerr << "mcp-bridge: " << parsed.error << '\n';
         return exit_usage_error;
     }
+    std::signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the process
+
+    Logger logger(std::cerr);
+    if (parsed.config.stdio) {
+        // stdout belongs to the protocol; SIGTERM keeps its default and ends the process,
+        // as stdio clients expect after closing our input.
+        try {
+            App app(parsed.config, logger, std::cerr);
+            return app.run_stdio(std::cin, std::cout);
+        } catch (const std::exception& error) {
+            std::cerr << "mcp-bridge: " << error.what() << '\n';
+            return exit_runtime_error;
+        }
+    }
 
     // Blocked before any thread exists, so every thread inherits the mask and the signals
     // are delivered only to the sigwait below, never to a thread in the middle of a request.
     const sigset_t signals = termination_signals();
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the process
 
-    Logger logger(std::cerr);
     try {
         App app(parsed.config, logger, std::cout);
         app.start();

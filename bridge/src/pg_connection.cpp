@@ -4,6 +4,9 @@
 #include <poll.h>
 
 #include <cerrno>
+#include <memory>
+
+#include "cancel_token.hpp"
 
 namespace mcp::bridge {
 
@@ -109,6 +112,163 @@ bool PgConnection::drain_results(Deadline deadline) {
         }
         ok = PQresultStatus(result) == PGRES_TUPLES_OK;
         PQclear(result);
+    }
+}
+
+int PgConnection::socket() const { return conn_ == nullptr ? -1 : PQsocket(conn_); }
+
+bool PgConnection::broken_while_idle() {
+    if (!is_open()) {
+        return true;
+    }
+    // An idle pool connection expects nothing from the server: anything readable is a
+    // termination notice or the end of the stream.
+    pollfd entry{PQsocket(conn_), POLLIN, 0};
+    const int ready = ::poll(&entry, 1, 0);
+    return ready != 0;
+}
+
+bool PgConnection::read_notifications(std::vector<std::string>& payloads) {
+    if (!is_open() || PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) {
+        return false;
+    }
+    while (PGnotify* notify = PQnotifies(conn_)) {
+        payloads.emplace_back(notify->extra != nullptr ? notify->extra : "");
+        PQfreemem(notify);
+    }
+    return true;
+}
+
+namespace {
+
+std::string field(const PGresult* result, int code) {
+    const char* value = PQresultErrorField(result, code);
+    return value != nullptr ? value : "";
+}
+
+// Frees libpq's cancel object only after no thread can use it any more.
+struct CancelGuard {
+    CancelToken* token;
+    PGcancel* handle;
+    ~CancelGuard() {
+        if (token != nullptr) {
+            token->clear_action();
+        }
+        if (handle != nullptr) {
+            PQfreeCancel(handle);
+        }
+    }
+};
+
+}  // namespace
+
+bool PgConnection::exec(std::string_view sql, const PgParams& params, Deadline deadline,
+                        PgRows& rows, PgError& error, CancelToken* cancel) {
+    rows.rows.clear();
+    error = {};
+    if (!is_open()) {
+        error.kind = PgError::Kind::connection;
+        return false;
+    }
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& param : params) {
+        values.push_back(param ? param->c_str() : nullptr);
+    }
+    const std::string text(sql);
+    if (PQsendQueryParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
+                          values.data(), nullptr, nullptr, 0) == 0 ||
+        !flush_output(deadline)) {
+        error.kind = PgError::Kind::connection;
+        close();
+        return false;
+    }
+    CancelGuard guard{cancel, cancel != nullptr ? PQgetCancel(conn_) : nullptr};
+    if (cancel != nullptr && guard.handle != nullptr) {
+        PGcancel* handle = guard.handle;
+        cancel->set_action([handle] {
+            char ignored[256];
+            PQcancel(handle, ignored, sizeof ignored);
+        });
+    }
+    const bool ok = collect_results(deadline, rows, error);
+    if (error.kind == PgError::Kind::server && error.sqlstate == "57014" && cancel != nullptr &&
+        cancel->cancelled()) {
+        error.kind = PgError::Kind::cancelled;
+    }
+    return ok;
+}
+
+bool PgConnection::collect_results(Deadline deadline, PgRows& rows, PgError& error) {
+    bool failed = false;
+    for (;;) {
+        while (PQisBusy(conn_) != 0) {
+            if (!wait_socket(Wait::read, deadline)) {
+                // Past the deadline: stop the query on the server, then give up the connection,
+                // whose protocol state is now unknown.
+                error = {};
+                error.kind = PgError::Kind::timeout;
+                cancel_running_query();
+                close();
+                return false;
+            }
+            if (PQconsumeInput(conn_) == 0) {
+                error = {};
+                error.kind = PgError::Kind::connection;
+                close();
+                return false;
+            }
+        }
+        PGresult* result = PQgetResult(conn_);
+        if (result == nullptr) {
+            break;
+        }
+        const ExecStatusType status = PQresultStatus(result);
+        if (status == PGRES_TUPLES_OK) {
+            const int count = PQntuples(result);
+            const int columns = PQnfields(result);
+            rows.rows.reserve(static_cast<std::size_t>(count));
+            for (int r = 0; r < count; ++r) {
+                std::vector<std::optional<std::string>> row;
+                row.reserve(static_cast<std::size_t>(columns));
+                for (int c = 0; c < columns; ++c) {
+                    if (PQgetisnull(result, r, c) != 0) {
+                        row.emplace_back(std::nullopt);
+                    } else {
+                        row.emplace_back(std::string(PQgetvalue(result, r, c),
+                                                     static_cast<std::size_t>(PQgetlength(result, r, c))));
+                    }
+                }
+                rows.rows.push_back(std::move(row));
+            }
+        } else if (status != PGRES_COMMAND_OK && !failed) {
+            failed = true;
+            error.sqlstate = field(result, PG_DIAG_SQLSTATE);
+            // Without a SQLSTATE the error comes from libpq itself (a lost connection).
+            error.kind = error.sqlstate.empty() ? PgError::Kind::connection : PgError::Kind::server;
+            if (error.kind == PgError::Kind::server) {
+                error.message = field(result, PG_DIAG_MESSAGE_PRIMARY);
+                error.detail = field(result, PG_DIAG_MESSAGE_DETAIL);
+                error.hint = field(result, PG_DIAG_MESSAGE_HINT);
+            }
+        }
+        PQclear(result);
+    }
+    if (PQstatus(conn_) != CONNECTION_OK) {
+        if (!failed) {
+            error.kind = PgError::Kind::connection;
+        }
+        close();
+        return false;
+    }
+    return !failed;
+}
+
+void PgConnection::cancel_running_query() {
+    if (PGcancel* handle = PQgetCancel(conn_)) {
+        char ignored[256];
+        PQcancel(handle, ignored, sizeof ignored);
+        PQfreeCancel(handle);
     }
 }
 

@@ -1,18 +1,42 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 // libpq's handle type, declared here so users of this header do not pull in libpq-fe.h.
 struct pg_conn;
 
 namespace mcp::bridge {
 
+class CancelToken;
+
 using Deadline = std::chrono::steady_clock::time_point;
 
-// One libpq connection whose every wait is bounded by a deadline. Failures are reported as
-// false only: libpq's messages can name hosts and users, which must not reach clients or logs.
-// This is the seed of the connection pool (pg_pool).
+// Why a statement did not succeed. A server error carries the fields PostgreSQL sent (our SQL
+// functions write them for users: message, detail, hint); any other failure carries no text,
+// because libpq's own messages can name hosts and users.
+struct PgError {
+    // unavailable: no connection could be opened; busy: every pooled connection stayed in use.
+    enum class Kind { none, server, connection, timeout, cancelled, unavailable, busy };
+    Kind kind = Kind::none;
+    std::string sqlstate;
+    std::string message;
+    std::string detail;
+    std::string hint;
+};
+
+// Rows in text format; a NULL is nullopt.
+struct PgRows {
+    std::vector<std::vector<std::optional<std::string>>> rows;
+};
+
+using PgParams = std::vector<std::optional<std::string>>;
+
+// One libpq connection in non-blocking mode whose every wait is bounded by a deadline, so a
+// dead or blackholed server costs a timeout, never a hung thread.
 class PgConnection {
 public:
     PgConnection() = default;
@@ -27,11 +51,28 @@ public:
     bool ping(Deadline deadline);
     void close();
 
+    // Runs one statement with text parameters (never interpolated into the SQL). When the
+    // deadline passes, the query is cancelled on the server and the connection closed.
+    // `cancel`, when given, lets another thread cancel the running query.
+    bool exec(std::string_view sql, const PgParams& params, Deadline deadline, PgRows& rows,
+              PgError& error, CancelToken* cancel = nullptr);
+
+    // Without a round trip: whether the server has hung up or said something while the
+    // connection sat idle (a restart or an idle kill announces itself that way).
+    bool broken_while_idle();
+
+    // For LISTEN: reads what arrived and returns the payloads of notifications on it.
+    // False when the connection broke.
+    bool read_notifications(std::vector<std::string>& payloads);
+    int socket() const;
+
 private:
     enum class Wait { read, write };
     bool wait_socket(Wait what, Deadline deadline) const;
     bool flush_output(Deadline deadline);
     bool drain_results(Deadline deadline);
+    bool collect_results(Deadline deadline, PgRows& rows, PgError& error);
+    void cancel_running_query();
 
     pg_conn* conn_ = nullptr;
 };

@@ -99,179 +99,6 @@ END
 $$;
 COMMENT ON FUNCTION mcp._check_data_source(text) IS 'Internal: rejects an unknown data_source with the allowed values';
 
-CREATE FUNCTION mcp.register_dataset(name text, connection_string text,
-                                     data_source text DEFAULT 'postgres',
-                                     description text DEFAULT NULL)
-RETURNS integer
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    existing  integer;
-    sealed    mcp.sealed_connection;
-    new_id    integer;
-    warning   text;
-BEGIN
-    IF register_dataset.name IS NULL OR connection_string IS NULL THEN
-        RAISE EXCEPTION 'name and connection_string are required'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF length(register_dataset.name) NOT BETWEEN 1 AND 100
-       OR register_dataset.name <> btrim(register_dataset.name)
-       OR register_dataset.name ~ '[[:cntrl:]]' THEN
-        RAISE EXCEPTION 'dataset name must be 1 to 100 printable characters without surrounding spaces'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM mcp._check_data_source(register_dataset.data_source);
-    SELECT d.id INTO existing FROM mcp.datasets d WHERE d.name = register_dataset.name;
-    IF FOUND THEN
-        RAISE EXCEPTION 'a dataset named "%" already exists', register_dataset.name
-            USING ERRCODE = 'unique_violation',
-                  DETAIL = format('It has id %s.', existing),
-                  HINT = 'Choose another name, or change that dataset with mcp.update_dataset.';
-    END IF;
-
-    sealed := mcp._seal_connection(register_dataset.name, connection_string);
-    FOREACH warning IN ARRAY coalesce(sealed.warnings, '{}') LOOP
-        RAISE WARNING 'dataset "%": %', register_dataset.name, warning;
-    END LOOP;
-
-    INSERT INTO mcp.datasets (name, description, connection_ciphertext, connection_display,
-                              data_source, status)
-    VALUES (register_dataset.name, register_dataset.description, sealed.ciphertext,
-            sealed.display, register_dataset.data_source, 'draft')
-    RETURNING id INTO new_id;
-    RETURN new_id;
-END
-$$;
-COMMENT ON FUNCTION mcp.register_dataset(text, text, text, text) IS
-'Registers a dataset (status draft) and returns its id. The connection string (libpq keyword=value or postgresql:// URI) is checked by connecting and reading the catalog, then stored encrypted. Pass it as a bind parameter so it never appears in pg_stat_activity or the server log.';
-
-CREATE FUNCTION mcp.update_dataset(dataset_id integer, changes jsonb) RETURNS mcp.datasets
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    allowed  constant text[] := ARRAY['name', 'description', 'connection_string', 'data_source',
-        'dataset_type', 'date_range_start', 'date_range_end', 'data_category', 'use_cases',
-        'has_weight_column', 'weight_column_name', 'user_id_column_name', 'user_table_name',
-        'estimated_row_count'];
-    current  mcp.datasets := mcp._dataset_row(dataset_id);
-    unknown  text[];
-    sealed   mcp.sealed_connection;
-    updated  mcp.datasets;
-BEGIN
-    IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
-        RAISE EXCEPTION 'changes must be a JSON object, e.g. {"description": "..."}'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT array_agg(k ORDER BY k) INTO unknown
-      FROM jsonb_object_keys(changes) AS k WHERE k <> ALL (allowed);
-    IF unknown IS NOT NULL THEN
-        RAISE EXCEPTION 'unknown field(s) in changes: %', array_to_string(unknown, ', ')
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Allowed fields: ' || array_to_string(allowed, ', ') || '. Use mcp.set_dataset_status for the status.';
-    END IF;
-    IF changes ? 'data_source' THEN
-        PERFORM mcp._check_data_source(changes ->> 'data_source');
-    END IF;
-    IF changes ? 'connection_string' THEN
-        IF jsonb_typeof(changes -> 'connection_string') <> 'string' THEN
-            RAISE EXCEPTION 'connection_string must be a string' USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        sealed := mcp._seal_connection(coalesce(changes ->> 'name', current.name),
-                                       changes ->> 'connection_string');
-    END IF;
-
-    BEGIN
-        UPDATE mcp.datasets d SET
-            name = CASE WHEN changes ? 'name' THEN changes ->> 'name' ELSE d.name END,
-            description = CASE WHEN changes ? 'description' THEN changes ->> 'description' ELSE d.description END,
-            data_source = CASE WHEN changes ? 'data_source' THEN changes ->> 'data_source' ELSE d.data_source END,
-            dataset_type = CASE WHEN changes ? 'dataset_type' THEN changes ->> 'dataset_type' ELSE d.dataset_type END,
-            date_range_start = CASE WHEN changes ? 'date_range_start' THEN (changes ->> 'date_range_start')::date ELSE d.date_range_start END,
-            date_range_end = CASE WHEN changes ? 'date_range_end' THEN (changes ->> 'date_range_end')::date ELSE d.date_range_end END,
-            data_category = CASE WHEN changes ? 'data_category' THEN changes ->> 'data_category' ELSE d.data_category END,
-            use_cases = CASE WHEN changes ? 'use_cases'
-                             THEN coalesce(ARRAY(SELECT jsonb_array_elements_text(changes -> 'use_cases')), '{}')
-                             ELSE d.use_cases END,
-            has_weight_column = CASE WHEN changes ? 'has_weight_column' THEN (changes ->> 'has_weight_column')::boolean ELSE d.has_weight_column END,
-            weight_column_name = CASE WHEN changes ? 'weight_column_name' THEN changes ->> 'weight_column_name' ELSE d.weight_column_name END,
-            user_id_column_name = CASE WHEN changes ? 'user_id_column_name' THEN changes ->> 'user_id_column_name' ELSE d.user_id_column_name END,
-            user_table_name = CASE WHEN changes ? 'user_table_name' THEN changes ->> 'user_table_name' ELSE d.user_table_name END,
-            estimated_row_count = CASE WHEN changes ? 'estimated_row_count' THEN (changes ->> 'estimated_row_count')::bigint ELSE d.estimated_row_count END,
-            connection_ciphertext = coalesce(sealed.ciphertext, d.connection_ciphertext),
-            connection_display = coalesce(sealed.display, d.connection_display),
-            credential_version = d.credential_version + CASE WHEN sealed.ciphertext IS NULL THEN 0 ELSE 1 END,
-            updated_at = now()
-        WHERE d.id = dataset_id
-        RETURNING * INTO updated;
-    EXCEPTION
-        WHEN unique_violation THEN
-            RAISE EXCEPTION 'a dataset named "%" already exists', changes ->> 'name'
-                USING ERRCODE = 'unique_violation', HINT = 'Choose another name.';
-        WHEN check_violation OR not_null_violation THEN
-            RAISE EXCEPTION 'invalid value in changes: %', SQLERRM
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'dataset_type is event_level, aggregated or mixed; date_range_start must not follow date_range_end; has_weight_column needs weight_column_name; name is 1 to 100 printable characters.';
-        WHEN invalid_datetime_format OR datetime_field_overflow OR invalid_text_representation
-             OR numeric_value_out_of_range OR invalid_parameter_value THEN
-            RAISE EXCEPTION 'a value in changes has the wrong type: %', SQLERRM
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Dates are "YYYY-MM-DD", has_weight_column is true or false, use_cases is an array of strings, estimated_row_count is an integer.';
-    END;
-    RETURN updated;
-END
-$$;
-COMMENT ON FUNCTION mcp.update_dataset(integer, jsonb) IS
-'Changes a dataset''s fields from a JSON object ({"description": "...", "use_cases": [...], "connection_string": "..."}); a new connection string is validated and re-encrypted. Returns the updated row.';
-
-CREATE FUNCTION mcp.set_dataset_status(dataset_id integer, status text) RETURNS mcp.datasets
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    current  mcp.datasets := mcp._dataset_row(dataset_id);
-    allowed  text[];
-    updated  mcp.datasets;
-BEGIN
-    IF set_dataset_status.status IS NULL OR set_dataset_status.status NOT IN
-       ('draft', 'profiling', 'metadata_pending', 'approved', 'active', 'inactive') THEN
-        RAISE EXCEPTION 'unknown status %', coalesce(quote_literal(set_dataset_status.status), 'NULL')
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Statuses: draft, profiling, metadata_pending, approved, active, inactive.';
-    END IF;
-    SELECT array_agg(to_status ORDER BY to_status) INTO allowed
-      FROM mcp.status_transitions WHERE from_status = current.status;
-    IF current.status = set_dataset_status.status THEN
-        RETURN current;
-    END IF;
-    IF NOT set_dataset_status.status = ANY (allowed) THEN
-        RAISE EXCEPTION 'dataset % cannot go from % to %', dataset_id, current.status, set_dataset_status.status
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('From %s the lifecycle allows: %s.', current.status, array_to_string(allowed, ', ')),
-                  HINT = 'The lifecycle is draft → profiling → metadata_pending → approved → active; any state can go to inactive.';
-    END IF;
-    UPDATE mcp.datasets d SET
-        status = set_dataset_status.status,
-        approved_by = CASE WHEN set_dataset_status.status = 'approved' AND current.status = 'metadata_pending'
-                           THEN session_user ELSE d.approved_by END,
-        approved_at = CASE WHEN set_dataset_status.status = 'approved' AND current.status = 'metadata_pending'
-                           THEN now() ELSE d.approved_at END,
-        updated_at = now()
-    WHERE d.id = dataset_id
-    RETURNING * INTO updated;
-    RETURN updated;
-END
-$$;
-COMMENT ON FUNCTION mcp.set_dataset_status(integer, text) IS
-'Moves a dataset along its lifecycle (see mcp.status_transitions); other moves are refused with the allowed ones. Returns the updated row.';
-
-CREATE FUNCTION mcp.delete_dataset(dataset_id integer) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    PERFORM mcp._dataset_row(dataset_id);
-    DELETE FROM mcp.datasets d WHERE d.id = dataset_id;
-    RETURN true;
-END
-$$;
-COMMENT ON FUNCTION mcp.delete_dataset(integer) IS
-'Deletes a dataset with its profile and metadata (its query logs stay). Errors if it does not exist.';
-
 -- What callers may see of a dataset: everything but the ciphertext.
 CREATE TYPE mcp.dataset_info AS (
     id                   integer,
@@ -325,6 +152,176 @@ END
 $$;
 COMMENT ON FUNCTION mcp.dataset(integer) IS
 'One dataset by id, connection masked; errors if it does not exist.';
+
+CREATE FUNCTION mcp.register_dataset(name text, connection_string text,
+                                     data_source text DEFAULT 'postgres',
+                                     description text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    existing  integer;
+    sealed    mcp.sealed_connection;
+    new_id    integer;
+    warning   text;
+BEGIN
+    IF register_dataset.name IS NULL OR connection_string IS NULL THEN
+        RAISE EXCEPTION 'name and connection_string are required'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF length(register_dataset.name) NOT BETWEEN 1 AND 100
+       OR register_dataset.name <> btrim(register_dataset.name)
+       OR register_dataset.name ~ '[[:cntrl:]]' THEN
+        RAISE EXCEPTION 'dataset name must be 1 to 100 printable characters without surrounding spaces'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM mcp._check_data_source(register_dataset.data_source);
+    SELECT d.id INTO existing FROM mcp.datasets d WHERE d.name = register_dataset.name;
+    IF FOUND THEN
+        RAISE EXCEPTION 'a dataset named "%" already exists', register_dataset.name
+            USING ERRCODE = 'unique_violation',
+                  DETAIL = format('It has id %s.', existing),
+                  HINT = 'Choose another name, or change that dataset with mcp.update_dataset.';
+    END IF;
+
+    sealed := mcp._seal_connection(register_dataset.name, connection_string);
+    FOREACH warning IN ARRAY coalesce(sealed.warnings, '{}') LOOP
+        RAISE WARNING 'dataset "%": %', register_dataset.name, warning;
+    END LOOP;
+
+    INSERT INTO mcp.datasets (name, description, connection_ciphertext, connection_display,
+                              data_source, status)
+    VALUES (register_dataset.name, register_dataset.description, sealed.ciphertext,
+            sealed.display, register_dataset.data_source, 'draft')
+    RETURNING id INTO new_id;
+    PERFORM mcp.profile_on_register(new_id);  -- queues profiling (40_profiler.sql)
+    RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION mcp.register_dataset(text, text, text, text) IS
+'Registers a dataset (status draft) and returns its id. The connection string (libpq keyword=value or postgresql:// URI) is checked by connecting and reading the catalog, then stored encrypted. Pass it as a bind parameter so it never appears in pg_stat_activity or the server log.';
+
+CREATE FUNCTION mcp.update_dataset(dataset_id integer, changes jsonb) RETURNS mcp.dataset_info
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    allowed  constant text[] := ARRAY['name', 'description', 'connection_string', 'data_source',
+        'dataset_type', 'date_range_start', 'date_range_end', 'data_category', 'use_cases',
+        'has_weight_column', 'weight_column_name', 'user_id_column_name', 'user_table_name',
+        'estimated_row_count'];
+    current  mcp.datasets := mcp._dataset_row(dataset_id);
+    unknown  text[];
+    sealed   mcp.sealed_connection;
+BEGIN
+    IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
+        RAISE EXCEPTION 'changes must be a JSON object, e.g. {"description": "..."}'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT array_agg(k ORDER BY k) INTO unknown
+      FROM jsonb_object_keys(changes) AS k WHERE k <> ALL (allowed);
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown field(s) in changes: %', array_to_string(unknown, ', ')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Allowed fields: ' || array_to_string(allowed, ', ') || '. Use mcp.set_dataset_status for the status.';
+    END IF;
+    IF changes ? 'data_source' THEN
+        PERFORM mcp._check_data_source(changes ->> 'data_source');
+    END IF;
+    IF changes ? 'connection_string' THEN
+        IF jsonb_typeof(changes -> 'connection_string') <> 'string' THEN
+            RAISE EXCEPTION 'connection_string must be a string' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        sealed := mcp._seal_connection(coalesce(changes ->> 'name', current.name),
+                                       changes ->> 'connection_string');
+    END IF;
+
+    BEGIN
+        UPDATE mcp.datasets d SET
+            name = CASE WHEN changes ? 'name' THEN changes ->> 'name' ELSE d.name END,
+            description = CASE WHEN changes ? 'description' THEN changes ->> 'description' ELSE d.description END,
+            data_source = CASE WHEN changes ? 'data_source' THEN changes ->> 'data_source' ELSE d.data_source END,
+            dataset_type = CASE WHEN changes ? 'dataset_type' THEN changes ->> 'dataset_type' ELSE d.dataset_type END,
+            date_range_start = CASE WHEN changes ? 'date_range_start' THEN (changes ->> 'date_range_start')::date ELSE d.date_range_start END,
+            date_range_end = CASE WHEN changes ? 'date_range_end' THEN (changes ->> 'date_range_end')::date ELSE d.date_range_end END,
+            data_category = CASE WHEN changes ? 'data_category' THEN changes ->> 'data_category' ELSE d.data_category END,
+            use_cases = CASE WHEN changes ? 'use_cases'
+                             THEN coalesce(ARRAY(SELECT jsonb_array_elements_text(changes -> 'use_cases')), '{}')
+                             ELSE d.use_cases END,
+            has_weight_column = CASE WHEN changes ? 'has_weight_column' THEN (changes ->> 'has_weight_column')::boolean ELSE d.has_weight_column END,
+            weight_column_name = CASE WHEN changes ? 'weight_column_name' THEN changes ->> 'weight_column_name' ELSE d.weight_column_name END,
+            user_id_column_name = CASE WHEN changes ? 'user_id_column_name' THEN changes ->> 'user_id_column_name' ELSE d.user_id_column_name END,
+            user_table_name = CASE WHEN changes ? 'user_table_name' THEN changes ->> 'user_table_name' ELSE d.user_table_name END,
+            estimated_row_count = CASE WHEN changes ? 'estimated_row_count' THEN (changes ->> 'estimated_row_count')::bigint ELSE d.estimated_row_count END,
+            connection_ciphertext = coalesce(sealed.ciphertext, d.connection_ciphertext),
+            connection_display = coalesce(sealed.display, d.connection_display),
+            credential_version = d.credential_version + CASE WHEN sealed.ciphertext IS NULL THEN 0 ELSE 1 END,
+            updated_at = now()
+        WHERE d.id = dataset_id;
+    EXCEPTION
+        WHEN unique_violation THEN
+            RAISE EXCEPTION 'a dataset named "%" already exists', changes ->> 'name'
+                USING ERRCODE = 'unique_violation', HINT = 'Choose another name.';
+        WHEN check_violation OR not_null_violation THEN
+            RAISE EXCEPTION 'invalid value in changes: %', SQLERRM
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'dataset_type is event_level, aggregated or mixed; date_range_start must not follow date_range_end; has_weight_column needs weight_column_name; name is 1 to 100 printable characters.';
+        WHEN invalid_datetime_format OR datetime_field_overflow OR invalid_text_representation
+             OR numeric_value_out_of_range OR invalid_parameter_value THEN
+            RAISE EXCEPTION 'a value in changes has the wrong type: %', SQLERRM
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Dates are "YYYY-MM-DD", has_weight_column is true or false, use_cases is an array of strings, estimated_row_count is an integer.';
+    END;
+    RETURN mcp.dataset(dataset_id);
+END
+$$;
+COMMENT ON FUNCTION mcp.update_dataset(integer, jsonb) IS
+'Changes a dataset''s fields from a JSON object ({"description": "...", "use_cases": [...], "connection_string": "..."}); a new connection string is validated and re-encrypted. Returns the dataset as mcp.dataset() shows it.';
+
+CREATE FUNCTION mcp.set_dataset_status(dataset_id integer, status text) RETURNS mcp.dataset_info
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    current  mcp.datasets := mcp._dataset_row(dataset_id);
+    allowed  text[];
+BEGIN
+    IF set_dataset_status.status IS NULL OR set_dataset_status.status NOT IN
+       ('draft', 'profiling', 'metadata_pending', 'approved', 'active', 'inactive') THEN
+        RAISE EXCEPTION 'unknown status %', coalesce(quote_literal(set_dataset_status.status), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Statuses: draft, profiling, metadata_pending, approved, active, inactive.';
+    END IF;
+    SELECT array_agg(to_status ORDER BY to_status) INTO allowed
+      FROM mcp.status_transitions WHERE from_status = current.status;
+    IF current.status = set_dataset_status.status THEN
+        RETURN mcp.dataset(dataset_id);
+    END IF;
+    IF NOT set_dataset_status.status = ANY (allowed) THEN
+        RAISE EXCEPTION 'dataset % cannot go from % to %', dataset_id, current.status, set_dataset_status.status
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('From %s the lifecycle allows: %s.', current.status, array_to_string(allowed, ', ')),
+                  HINT = 'The lifecycle is draft → profiling → metadata_pending → approved → active; any state can go to inactive.';
+    END IF;
+    UPDATE mcp.datasets d SET
+        status = set_dataset_status.status,
+        approved_by = CASE WHEN set_dataset_status.status = 'approved' AND current.status = 'metadata_pending'
+                           THEN session_user ELSE d.approved_by END,
+        approved_at = CASE WHEN set_dataset_status.status = 'approved' AND current.status = 'metadata_pending'
+                           THEN now() ELSE d.approved_at END,
+        updated_at = now()
+    WHERE d.id = dataset_id;
+    RETURN mcp.dataset(dataset_id);
+END
+$$;
+COMMENT ON FUNCTION mcp.set_dataset_status(integer, text) IS
+'Moves a dataset along its lifecycle (see mcp.status_transitions); other moves are refused with the allowed ones. Returns the dataset as mcp.dataset() shows it.';
+
+CREATE FUNCTION mcp.delete_dataset(dataset_id integer) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM mcp._dataset_row(dataset_id);
+    DELETE FROM mcp.datasets d WHERE d.id = dataset_id;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION mcp.delete_dataset(integer) IS
+'Deletes a dataset with its profile and metadata (its query logs stay). Errors if it does not exist.';
 
 CREATE FUNCTION mcp.test_connection(dataset_id integer) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$

@@ -156,6 +156,55 @@ TEST(Config, InvalidDatabaseUrlIsRejectedWithoutEchoingIt) {
     EXPECT_NE(result.error.find("--database-url"), std::string::npos) << result.error;
 }
 
+TEST(Config, BridgeSettingsHaveSafeDefaults) {
+    const Config config = parse({}).config;
+    EXPECT_EQ(config.workers, 16u);
+    EXPECT_EQ(config.db_pool_size, 8u);
+    EXPECT_EQ(config.query_timeout, std::chrono::seconds(60));
+    EXPECT_EQ(config.auth_cache_ttl, std::chrono::seconds(10));
+    EXPECT_EQ(config.session_idle_timeout, std::chrono::hours(24));
+    EXPECT_EQ(config.limits.sse_heartbeat, std::chrono::seconds(15));
+    EXPECT_TRUE(config.allowed_origins.empty());
+    EXPECT_FALSE(config.stdio);
+    EXPECT_EQ(config.api_key, "");
+}
+
+TEST(Config, BridgeSettingsComeFromFlagsAndEnvironment) {
+    const ParseResult result =
+        parse({"--stdio", "--db-pool-size", "3", "--allowed-origins", "https://a.example, https://b.example",
+               "--query-timeout=5s", "--session-idle-timeout", "1h"},
+              {{"MCP_BRIDGE_WORKERS", "4"}, {"MCP_API_KEY", "mcp_secret"},
+               {"MCP_BRIDGE_SSE_HEARTBEAT", "500ms"}, {"MCP_BRIDGE_AUTH_CACHE_TTL", "2s"}});
+    ASSERT_EQ(result.outcome, ParseOutcome::run) << result.error;
+    const Config& config = result.config;
+    EXPECT_TRUE(config.stdio);
+    EXPECT_EQ(config.db_pool_size, 3u);
+    EXPECT_EQ(config.workers, 4u);
+    EXPECT_EQ(config.allowed_origins, (std::vector<std::string>{"https://a.example", "https://b.example"}));
+    EXPECT_EQ(config.query_timeout, std::chrono::seconds(5));
+    EXPECT_EQ(config.session_idle_timeout, std::chrono::hours(1));
+    EXPECT_EQ(config.limits.sse_heartbeat, std::chrono::milliseconds(500));
+    EXPECT_EQ(config.auth_cache_ttl, std::chrono::seconds(2));
+    EXPECT_EQ(config.api_key, "mcp_secret");
+}
+
+TEST(Config, SwitchesTakeNoValueButTheirVariablesTakeBooleans) {
+    EXPECT_TRUE(parse({"--stdio"}).config.stdio);
+    EXPECT_TRUE(parse({}, {{"MCP_BRIDGE_STDIO", "true"}}).config.stdio);
+    EXPECT_FALSE(parse({}, {{"MCP_BRIDGE_STDIO", "0"}}).config.stdio);
+    EXPECT_EQ(parse({}, {{"MCP_BRIDGE_STDIO", "maybe"}}).outcome, ParseOutcome::error);
+}
+
+TEST(Config, OriginsMustBeOriginsOrAStar) {
+    EXPECT_EQ(parse({"--allowed-origins", "evil.example"}).outcome, ParseOutcome::error);
+    EXPECT_EQ(parse({"--allowed-origins", "*"}).config.allowed_origins, std::vector<std::string>{"*"});
+}
+
+TEST(Config, TheStdioKeyIsNeverAFlag) {
+    EXPECT_EQ(parse({"--api-key", "x"}).outcome, ParseOutcome::error);
+    EXPECT_NE(usage_text().find("MCP_API_KEY"), std::string::npos);
+}
+
 TEST(Config, HelpWinsOverEverythingElse) {
     EXPECT_EQ(parse({"--threads", "0", "--help"}).outcome, ParseOutcome::help);
     EXPECT_EQ(parse({"-h"}).outcome, ParseOutcome::help);

@@ -69,6 +69,57 @@ TEST(Router, RegisteringTheSameRouteTwiceThrows) {
                  std::logic_error);
 }
 
+Reply params_reply(const RouteParams& params) {
+    std::string body;
+    for (const auto& [name, value] : params) {
+        body += name + "=" + value + ";";
+    }
+    return Reply{json_response(http::status::ok, body), nullptr, {}};
+}
+
+Router pattern_router() {
+    Router router = sample_router();
+    auto echo = Router::ReplyHandler(
+        [](const Request&, const RouteParams& params) { return params_reply(params); });
+    router.add(http::verb::get, "/api/datasets/{id}", echo);
+    router.add(http::verb::patch, "/api/datasets/{id}/approve", echo);
+    router.add(http::verb::get, "/ui/static/{path*}", echo);
+    return router;
+}
+
+TEST(Router, PatternsCaptureSegments) {
+    const Router router = pattern_router();
+    EXPECT_EQ(router.route(make_request(http::verb::get, "/api/datasets/42")).body(), "id=42;");
+    EXPECT_EQ(router.route(make_request(http::verb::patch, "/api/datasets/7/approve?x=1")).body(), "id=7;");
+    EXPECT_EQ(router.route(make_request(http::verb::get, "/ui/static/css/app.css")).body(),
+              "path=css/app.css;");
+}
+
+TEST(Router, PatternsMatchWholeSegmentsOnly) {
+    const Router router = pattern_router();
+    EXPECT_EQ(router.route(make_request(http::verb::get, "/api/datasets/")).result(), http::status::not_found);
+    EXPECT_EQ(router.route(make_request(http::verb::get, "/api/datasets/1/2")).result(), http::status::not_found);
+    EXPECT_EQ(router.route(make_request(http::verb::get, "/ui/static/")).result(), http::status::not_found);
+    EXPECT_EQ(router.route(make_request(http::verb::delete_, "/api/datasets/1")).result(),
+              http::status::method_not_allowed);
+}
+
+TEST(Router, DispatchNamesTheMatchedRouteForLogsAndMetrics) {
+    const Router router = pattern_router();
+    EXPECT_EQ(router.dispatch(make_request(http::verb::get, "/api/datasets/9")).log.route, "/api/datasets/{id}");
+    EXPECT_EQ(router.dispatch(make_request(http::verb::get, "/thing")).log.route, "/thing");
+    EXPECT_EQ(router.dispatch(make_request(http::verb::get, "/nope/9")).log.route, "unmatched");
+}
+
+TEST(Router, DecoratorsReachErrorsAnd405sUnderTheirPrefix) {
+    Router router = pattern_router();
+    router.decorate("/api/", [](const Request&, Response& response) { response.set("X-Seen", "1"); });
+    EXPECT_EQ(router.route(make_request(http::verb::get, "/api/datasets/1"))["X-Seen"], "1");
+    EXPECT_EQ(router.route(make_request(http::verb::put, "/api/datasets/1"))["X-Seen"], "1");
+    EXPECT_EQ(router.route(make_request(http::verb::get, "/api/unknown"))["X-Seen"], "1");
+    EXPECT_EQ(router.route(make_request(http::verb::get, "/thing"))["X-Seen"], "");
+}
+
 TEST(Router, PathWithoutQueryStripsQueryAndFragment) {
     EXPECT_EQ(path_without_query("/a/b?c=d"), "/a/b");
     EXPECT_EQ(path_without_query("/a#frag"), "/a");

@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include <libpq-fe.h>
+
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -228,6 +230,55 @@ bool RawClient::wait_closed(std::chrono::milliseconds timeout) {
                 break;
         }
     }
+}
+
+std::string RawClient::read_until(std::string_view needle, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (pending_.find(needle) == std::string::npos) {
+        if (receive_some(deadline) != Received::data) {
+            break;
+        }
+    }
+    return pending_;
+}
+
+int terminate_backends(const std::string& url, const std::string& application_name) {
+    PGconn* admin = PQconnectdb(url.c_str());
+    if (PQstatus(admin) != CONNECTION_OK) {
+        PQfinish(admin);
+        throw std::runtime_error("cannot connect to terminate backends");
+    }
+    const char* params[] = {application_name.c_str()};
+    PGresult* result = PQexecParams(
+        admin,
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+        "WHERE application_name = $1 AND pid <> pg_backend_pid()",
+        1, nullptr, params, nullptr, nullptr, 0);
+    const int count = PQresultStatus(result) == PGRES_TUPLES_OK ? std::stoi(PQgetvalue(result, 0, 0)) : -1;
+    PQclear(result);
+    PQfinish(admin);
+    return count;
+}
+
+std::string query_value(const std::string& url, const std::string& sql) {
+    PGconn* conn = PQconnectdb(url.c_str());
+    if (PQstatus(conn) != CONNECTION_OK) {
+        PQfinish(conn);
+        throw std::runtime_error("cannot connect");
+    }
+    PGresult* result = PQexec(conn, sql.c_str());
+    const ExecStatusType status = PQresultStatus(result);
+    std::string value;
+    if (status == PGRES_TUPLES_OK && PQntuples(result) > 0) {
+        value = PQgetvalue(result, 0, 0);
+    }
+    const std::string error = PQerrorMessage(conn);
+    PQclear(result);
+    PQfinish(conn);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+        throw std::runtime_error("query failed: " + error);
+    }
+    return value;
 }
 
 std::string get_request(std::string_view target, bool keep_alive, std::string_view method) {

@@ -47,6 +47,9 @@ public:
                                         bool head = false);
     // True when the server closes the connection (end of stream or reset) within `timeout`.
     bool wait_closed(std::chrono::milliseconds timeout);
+    // Raw bytes received so far plus whatever arrives until `needle` shows up (or the
+    // timeout passes, or the connection ends); for streamed answers such as SSE.
+    std::string read_until(std::string_view needle, std::chrono::milliseconds timeout);
     void close();
 
 private:
@@ -65,6 +68,13 @@ HttpReply fetch(std::uint16_t port, std::string_view target, std::string_view me
 
 // True when a TCP connection to 127.0.0.1:port is refused.
 bool connection_refused(std::uint16_t port);
+
+// Terminates the backends with this application_name from a separate connection (what a
+// database restart does to them); returns how many there were.
+int terminate_backends(const std::string& url, const std::string& application_name);
+
+// Runs one statement on a fresh connection; returns the first value of the first row.
+std::string query_value(const std::string& url, const std::string& sql);
 
 // A port that nothing listens on (it was just free).
 std::uint16_t closed_port();

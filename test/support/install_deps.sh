@@ -9,6 +9,9 @@ PACKAGES=(
     postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libdbd-pg-perl
     libpq-dev libssl-dev libcurl4-openssl-dev rapidjson-dev libboost-dev
     libkainjow-mustache-dev libgtest-dev libbenchmark-dev
+    libhttp-daemon-perl
+    nodejs clang-14
+    r-base-core r-cran-survey
 )
 
 missing=()
@@ -16,6 +19,9 @@ for package in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
         || missing+=("$package")
 done
+# npm comes with some nodejs builds (NodeSource's) and conflicts with Debian's npm package
+# there: only a missing npm command asks for it.
+command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 line="apt-get update && apt-get install -y ${missing[*]}"

@@ -21,6 +21,10 @@ BRIDGE_BIN=$ROOT/build/bridge/mcp-bridge
 
 say() { printf '%s\n' "$*"; }
 
+# The LLM endpoint's key from the environment: never handed to this local server, so that
+# `make run` writes metadata deterministically and calls no outside service.
+unset MCP_ANALYTICS_LLM_API_KEY
+
 # The server runs as `postgres` when we are root; it must be able to reach the cluster folder.
 # A checkout under a private home (/root) is not reachable, so the cluster then lives in
 # /var/lib/mcp_analytics and .data/cluster points at it.
@@ -104,6 +108,44 @@ register_demo() {
     DEMO_ID=$id
 }
 
+# Registration queued the demo's profiling; the background workers profile it and write its
+# metadata (from the profile: no LLM endpoint is configured here). Then it is approved, so a
+# new user's MCP client can query it at once. Nothing to do once it is approved.
+approve_demo() {
+    local status
+    status=$(sql -d "$METADATA_DB" -c "SELECT status FROM mcp.dataset($DEMO_ID)")
+    case "$status" in
+    approved|active) return ;;
+    draft|inactive) sql -d "$METADATA_DB" -c "SELECT mcp.reprofile_dataset($DEMO_ID)" >/dev/null ;;
+    esac
+    say "profiling the demo dataset and writing its metadata"
+    sql -d "$METADATA_DB" -c "SELECT mcp.wait_for_jobs($DEMO_ID, '300 seconds')" >/dev/null
+    status=$(sql -d "$METADATA_DB" -c "SELECT status FROM mcp.dataset($DEMO_ID)")
+    if [ "$status" != metadata_pending ]; then
+        say "the demo dataset is \"$status\", not ready for approval; see: make psql, then SELECT * FROM mcp.jobs_status($DEMO_ID);"
+        return
+    fi
+    sql -d "$METADATA_DB" -c "SELECT mcp.approve_dataset($DEMO_ID, 'make run')" >/dev/null
+    say "approved the demo dataset (approved_by \"make run\")"
+}
+
+# One admin API key for MCP and REST clients, made once and kept in .data/mcp_api_key (0600);
+# a new one only when that one no longer authenticates. The secret travels as a bind parameter.
+ensure_api_key() {
+    local file=$DATA/mcp_api_key valid=0
+    if [ -f "$file" ]; then
+        valid=$(MCP_KEY=$(cat "$file") perl -MDBI -e '
+            my $dbh = DBI->connect("dbi:Pg:dbname='"$METADATA_DB"'", "postgres", "", {RaiseError => 1, PrintError => 0});
+            print scalar $dbh->selectrow_array("SELECT count(*) FROM mcp.authenticate(\$1)", undef, $ENV{MCP_KEY});')
+    fi
+    if [ "$valid" != 1 ]; then
+        ( umask 077; sql -d "$METADATA_DB" \
+            -c "SELECT mcp.create_api_key('make run ' || to_char(clock_timestamp(), 'YYYY-MM-DD HH24:MI:SS.US'), 'admin')" >"$file" )
+        say "created an admin API key for MCP and REST clients (kept in .data/mcp_api_key)"
+    fi
+    MCP_API_KEY=$(cat "$file")
+}
+
 bridge_pid() { [ -f "$DATA/bridge.pid" ] && kill -0 "$(cat "$DATA/bridge.pid")" 2>/dev/null && cat "$DATA/bridge.pid"; }
 
 start_bridge() {
@@ -133,6 +175,7 @@ PGUSER=postgres
 PGDATABASE=$METADATA_DB
 MCP_BRIDGE_URL=$BRIDGE_URL
 MCP_URL=$BRIDGE_URL/mcp
+MCP_API_KEY=$MCP_API_KEY
 ENV
     chmod 600 "$ENV_FILE"
 }
@@ -152,6 +195,8 @@ start)
         load_demo 1
     fi
     register_demo
+    approve_demo
+    ensure_api_key
     start_bridge
     write_env
     health=$(curl -s "$BRIDGE_URL/healthz" || echo unreachable)
@@ -161,7 +206,8 @@ mcp_analytics is running.
   PostgreSQL   $PGHOST (port $PGPORT), metadata database "$METADATA_DB", demo dataset database "$DEMO_DB"
   bridge       $BRIDGE_URL   (pid $(cat "$DATA/bridge.pid"), log .data/bridge.log)
   health       $BRIDGE_URL/healthz -> $health
-  MCP          $BRIDGE_URL/mcp
+  MCP          $BRIDGE_URL/mcp   (Authorization: Bearer \$MCP_API_KEY)
+  API key      $MCP_API_KEY   (admin; also in .data/run.env)
   demo dataset "$DEMO_DATASET" (id $DEMO_ID):  make psql, then SELECT * FROM mcp.datasets();
   settings     .data/run.env       stop: make stop       remove everything: make clean-data
 EOF
@@ -193,6 +239,10 @@ demo)
     use_cluster
     is_running "$CLUSTER" || { say "not running: make run first"; exit 1; }
     load_demo "${2:-1}"
+    if DEMO_ID=$(sql -d "$METADATA_DB" -c "SELECT id FROM mcp.datasets() WHERE name = '$DEMO_DATASET'") && [ -n "$DEMO_ID" ]; then
+        sql -d "$METADATA_DB" -c "SELECT mcp.reprofile_dataset($DEMO_ID)" >/dev/null  # back through review
+        approve_demo
+    fi
     ;;
 *)
     say "usage: run_local.sh start|stop|psql|demo SCALE"; exit 2 ;;

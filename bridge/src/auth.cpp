@@ -1,0 +1,162 @@
+#include "auth.hpp"
+
+#include <openssl/evp.h>
+
+#include <cctype>
+
+#include "mcp_protocol.hpp"
+#include "pg_pool.hpp"
+#include "responses.hpp"
+
+namespace mcp::bridge {
+
+namespace {
+
+constexpr std::size_t max_cached_keys = 10'000;
+constexpr std::size_t max_secret_bytes = 200;
+
+std::string_view trim(std::string_view text) {
+    const auto first = text.find_first_not_of(" \t");
+    if (first == std::string_view::npos) {
+        return {};
+    }
+    const auto last = text.find_last_not_of(" \t");
+    return text.substr(first, last - first + 1);
+}
+
+bool iequals_prefix(std::string_view text, std::string_view prefix) {
+    if (text.size() < prefix.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < prefix.size(); ++i) {
+        const char a = static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
+        if (a != prefix[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view text) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
+    static const char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(length * 2);
+    for (unsigned int i = 0; i < length; ++i) {
+        out += hex[digest[i] >> 4];
+        out += hex[digest[i] & 0xf];
+    }
+    return out;
+}
+
+Authenticator::Authenticator(PgPool& pool, std::chrono::milliseconds cache_ttl)
+    : pool_(pool), cache_ttl_(cache_ttl) {}
+
+std::optional<std::string> Authenticator::credential(const Request& request) {
+    const auto authorization = request.find(http::field::authorization);
+    if (authorization != request.end()) {
+        const std::string_view value = trim(authorization->value());
+        if (iequals_prefix(value, "bearer ")) {
+            const std::string_view secret = trim(value.substr(7));
+            if (!secret.empty()) {
+                return std::string(secret);
+            }
+        }
+        return std::string();  // present but not a bearer token: a wrong credential
+    }
+    const auto api_key = request.find("X-API-Key");
+    if (api_key != request.end()) {
+        return std::string(trim(api_key->value()));
+    }
+    return std::nullopt;
+}
+
+AuthResult Authenticator::authenticate(const Request& request) {
+    const auto secret = credential(request);
+    if (!secret) {
+        return {AuthStatus::missing, {}};
+    }
+    return check_secret(*secret);
+}
+
+AuthResult Authenticator::check_secret(std::string_view secret) {
+    if (secret.empty() || secret.size() > max_secret_bytes) {
+        return {AuthStatus::invalid, {}};
+    }
+    const std::string key = sha256_hex(secret);
+    const auto now = std::chrono::steady_clock::now();
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto found = cache_.find(key);
+        if (found != cache_.end()) {
+            if (found->second.expires > now) {
+                return {AuthStatus::ok, found->second.identity};
+            }
+            cache_.erase(found);
+        }
+    }
+    PgQuery query;
+    query.sql = "SELECT api_key_id, name, role FROM mcp.authenticate($1)";
+    query.params = {std::string(secret)};
+    query.role = DbRole::reader;
+    PgRows rows;
+    PgError error;
+    if (!pool_.run(query, rows, error)) {
+        return {AuthStatus::unavailable, {}};
+    }
+    if (rows.rows.empty() || !rows.rows[0][0] || !rows.rows[0][2]) {
+        return {AuthStatus::invalid, {}};
+    }
+    Identity identity;
+    identity.api_key_id = std::stoi(*rows.rows[0][0]);
+    identity.name = rows.rows[0][1].value_or("");
+    identity.role = *rows.rows[0][2];
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (cache_.size() >= max_cached_keys) {
+        cache_.clear();
+    }
+    cache_[key] = Cached{identity, now + cache_ttl_};
+    return {AuthStatus::ok, identity};
+}
+
+void Authenticator::forget_all() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cache_.clear();
+}
+
+}  // namespace mcp::bridge
+
+namespace mcp::bridge {
+
+Response auth_failure_response(AuthStatus status, bool jsonrpc) {
+    const bool unavailable = status == AuthStatus::unavailable;
+    const char* text = unavailable ? "the metadata database is not reachable; try again shortly"
+                       : status == AuthStatus::missing
+                           ? "an API key is required: send Authorization: Bearer <key>"
+                           : "the API key is unknown, revoked or expired";
+    std::string body;
+    if (jsonrpc) {
+        rapidjson::Value null_id;
+        body = rpc_error_message(null_id, unavailable ? rpc_error::internal_error : rpc_error::bad_request,
+                                 std::string(unavailable ? "Service unavailable: " : "Unauthorized: ") + text);
+    } else {
+        body = json_error(http::status::unauthorized, text).body();
+    }
+    Response response = json_response(
+        unavailable ? http::status::service_unavailable : http::status::unauthorized, std::move(body));
+    if (!unavailable) {
+        response.set(http::field::www_authenticate,
+                     status == AuthStatus::missing
+                         ? "Bearer realm=\"mcp-analytics\""
+                         : "Bearer realm=\"mcp-analytics\", error=\"invalid_token\"");
+    } else {
+        response.set(http::field::retry_after, "5");
+    }
+    return response;
+}
+
+}  // namespace mcp::bridge

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "http_types.hpp"
+#include "mcp_backend.hpp"
+
+namespace mcp::bridge {
+
+class PgPool;
+
+enum class AuthStatus { ok, missing, invalid, unavailable };
+
+struct AuthResult {
+    AuthStatus status = AuthStatus::missing;
+    Identity identity;
+};
+
+// API keys: `Authorization: Bearer <secret>` (or `X-API-Key: <secret>`), checked by
+// mcp.authenticate in the metadata database. A successful check is remembered for a few
+// seconds under the secret's SHA-256 (never the secret itself), and forgotten at once when
+// the database announces a key change.
+class Authenticator {
+public:
+    Authenticator(PgPool& pool, std::chrono::milliseconds cache_ttl);
+
+    AuthResult authenticate(const Request& request);
+    AuthResult check_secret(std::string_view secret);
+    void forget_all();
+
+    // The credential a request carries, if any.
+    static std::optional<std::string> credential(const Request& request);
+
+private:
+    struct Cached {
+        Identity identity;
+        std::chrono::steady_clock::time_point expires;
+    };
+
+    PgPool& pool_;
+    const std::chrono::milliseconds cache_ttl_;
+    std::mutex mutex_;
+    std::unordered_map<std::string, Cached> cache_;
+};
+
+// Hex SHA-256, for cache keys.
+std::string sha256_hex(std::string_view text);
+
+}  // namespace mcp::bridge
+
+namespace mcp::bridge {
+
+// The answer to a request that failed authentication: 401 with WWW-Authenticate (a plain
+// Bearer challenge: static keys, no OAuth discovery to send clients astray), or 503 when the
+// database could not be asked. `jsonrpc` shapes the body as a JSON-RPC error for /mcp.
+Response auth_failure_response(AuthStatus status, bool jsonrpc);
+
+}  // namespace mcp::bridge

@@ -1,0 +1,447 @@
+#include "mcp_dispatch.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+
+#include "json.hpp"
+#include "metrics.hpp"
+
+namespace mcp::bridge {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::array<std::string_view, 8> log_levels = {
+    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"};
+
+constexpr std::array<std::string_view, 14> known_methods = {
+    "initialize", "ping", "tools/list", "tools/call", "resources/list",
+    "resources/templates/list", "resources/read", "prompts/list", "prompts/get",
+    "logging/setLevel", "notifications/initialized", "notifications/cancelled",
+    "completion/complete", "resources/subscribe"};
+
+// Metric labels stay a bounded set whatever methods clients invent.
+std::string_view method_label(std::string_view method) {
+    for (const auto known : known_methods) {
+        if (known == method) {
+            return known;
+        }
+    }
+    return "other";
+}
+
+DispatchResult reply(const RpcMessage& message, std::string_view result_json) {
+    DispatchResult result;
+    result.response = rpc_result(message.id, result_json);
+    return result;
+}
+
+DispatchResult fail(const RpcMessage& message, int code, std::string_view text,
+                    std::string_view data_json = {}) {
+    DispatchResult result;
+    result.response = rpc_error_message(message.id, code, text, data_json);
+    return result;
+}
+
+const rapidjson::Value* param(const RpcMessage& message, const char* name) {
+    if (!message.params.IsObject()) {
+        return nullptr;
+    }
+    const auto found = message.params.FindMember(name);
+    return found == message.params.MemberEnd() ? nullptr : &found->value;
+}
+
+// Backend failures that are not the client's fault, as JSON-RPC errors.
+DispatchResult backend_failure(const RpcMessage& message, const BackendError& error) {
+    switch (error.kind) {
+        case BackendError::Kind::unavailable:
+            return fail(message, rpc_error::internal_error,
+                        "The analytics database is not reachable right now; try again shortly.");
+        case BackendError::Kind::busy:
+            return fail(message, rpc_error::internal_error,
+                        "The server is busy with other queries; try again shortly.");
+        case BackendError::Kind::timeout:
+            return fail(message, rpc_error::internal_error,
+                        "The request took longer than the server allows and was stopped.");
+        case BackendError::Kind::invalid_params:
+        case BackendError::Kind::unknown_name:
+            return fail(message, rpc_error::invalid_params, error.message);
+        default:
+            return fail(message, rpc_error::internal_error, "Internal error");
+    }
+}
+
+// Removes what an older client's schema does not know.
+void shape_for_version(rapidjson::Value& item, std::string_view version, bool is_tool) {
+    if (!item.IsObject()) {
+        return;
+    }
+    if (!supports_structured_output(version)) {
+        item.RemoveMember("title");
+        if (is_tool) {
+            item.RemoveMember("outputSchema");
+        }
+    }
+    if (is_tool && !supports_tool_annotations(version)) {
+        item.RemoveMember("annotations");
+    }
+}
+
+std::string tool_error_result(std::string_view text) {
+    rapidjson::StringBuffer buffer;
+    JsonWriter writer(buffer);
+    writer.StartObject();
+    writer.Key("content");
+    writer.StartArray();
+    writer.StartObject();
+    write_key_string(writer, "type", "text");
+    write_key_string(writer, "text", text);
+    writer.EndObject();
+    writer.EndArray();
+    writer.Key("isError");
+    writer.Bool(true);
+    writer.EndObject();
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace
+
+std::string in_flight_key(const std::string& session_id, const rapidjson::Value& id) {
+    return session_id + '\n' + to_json(id);
+}
+
+McpDispatcher::McpDispatcher(McpBackend& backend, InFlightRequests& in_flight, Options options,
+                             Metrics* metrics)
+    : backend_(backend), in_flight_(in_flight), options_(std::move(options)), metrics_(metrics) {}
+
+DispatchResult McpDispatcher::handle(const RpcMessage& message, DispatchContext& context) {
+    if (metrics_ != nullptr && !message.method.empty()) {
+        metrics_->rpc_request(method_label(message.method));
+    }
+    switch (message.kind) {
+        case MessageKind::response:
+            return {};  // we send no requests; a stray response needs no answer
+        case MessageKind::notification:
+            notification(message, context);
+            return {};
+        case MessageKind::invalid:
+            return fail(message, message.error_code, message.error_message);
+        case MessageKind::request:
+            break;
+    }
+    const std::string& method = message.method;
+    if (method == "initialize") {
+        return initialize(message, context);
+    }
+    if (method == "ping") {
+        return reply(message, "{}");
+    }
+    if (!context.has_session) {
+        return fail(message, rpc_error::invalid_request,
+                    "Invalid Request: send initialize before " + method.substr(0, 100));
+    }
+    int code = 0;
+    std::string text;
+    auto list = [&](BackendResult listed, const char* key) {
+        if (!listed.ok()) {
+            return backend_failure(message, listed.error);
+        }
+        std::string page = list_page(message, listed, key, context, code, text);
+        return code != 0 ? fail(message, code, text) : reply(message, page);
+    };
+    if (method == "tools/list") {
+        return list(backend_.list_tools(context.caller), "tools");
+    }
+    if (method == "tools/call") {
+        return call_tool(message, context);
+    }
+    if (method == "resources/list") {
+        return list(backend_.list_resources(context.caller), "resources");
+    }
+    if (method == "resources/templates/list") {
+        return list(backend_.list_resource_templates(context.caller), "resourceTemplates");
+    }
+    if (method == "resources/read") {
+        return read_resource(message, context);
+    }
+    if (method == "prompts/list") {
+        return list(backend_.list_prompts(context.caller), "prompts");
+    }
+    if (method == "prompts/get") {
+        return get_prompt(message, context);
+    }
+    if (method == "logging/setLevel") {
+        return set_level(message, context);
+    }
+    return fail(message, rpc_error::method_not_found, "Method not found: " + method.substr(0, 100));
+}
+
+DispatchResult McpDispatcher::initialize(const RpcMessage& message, DispatchContext& context) {
+    if (context.has_session) {
+        return fail(message, rpc_error::invalid_request,
+                    "Invalid Request: the session is already initialized");
+    }
+    if (context.in_batch) {
+        return fail(message, rpc_error::invalid_request,
+                    "Invalid Request: initialize cannot be part of a batch");
+    }
+    const rapidjson::Value* requested = param(message, "protocolVersion");
+    if (requested == nullptr || !requested->IsString()) {
+        return fail(message, rpc_error::invalid_params,
+                    "Invalid params: protocolVersion (a string) is required");
+    }
+    const std::string version = negotiate_protocol_version(requested->GetString());
+    NewSession session;
+    session.protocol_version = version;
+    session.user_agent = context.caller.user_agent;
+    session.transport = context.transport;
+    const rapidjson::Value* client_info = param(message, "clientInfo");
+    if (client_info != nullptr && client_info->IsObject()) {
+        session.client_info_json = to_json(*client_info);
+        context.caller.client_name = string_member(*client_info, "name");
+        context.caller.client_version = string_member(*client_info, "version");
+    }
+    const rapidjson::Value* capabilities = param(message, "capabilities");
+    if (capabilities != nullptr && capabilities->IsObject()) {
+        session.capabilities_json = to_json(*capabilities);
+    }
+    const auto id = backend_.open_session(context.caller.identity, session);
+    if (!id) {
+        return fail(message, rpc_error::internal_error,
+                    "The analytics database is not reachable right now; try again shortly.");
+    }
+    context.has_session = true;
+    context.protocol_version = version;
+    context.caller.session_id = *id;
+
+    rapidjson::StringBuffer buffer;
+    JsonWriter writer(buffer);
+    writer.StartObject();
+    write_key_string(writer, "protocolVersion", version);
+    writer.Key("capabilities");
+    // Only what is implemented: list_changed is sent for tools and resources on hot reload;
+    // logging/setLevel is accepted. Prompts do not change with datasets.
+    write_raw(writer,
+              R"({"tools":{"listChanged":true},"resources":{"listChanged":true},)"
+              R"("prompts":{"listChanged":false},"logging":{}})");
+    writer.Key("serverInfo");
+    writer.StartObject();
+    write_key_string(writer, "name", options_.server.name);
+    if (supports_structured_output(version)) {
+        write_key_string(writer, "title", options_.server.title);
+    }
+    write_key_string(writer, "version", options_.server.version);
+    writer.EndObject();
+    write_key_string(writer, "instructions", options_.server.instructions);
+    writer.EndObject();
+
+    DispatchResult result = reply(message, std::string_view(buffer.GetString(), buffer.GetSize()));
+    result.new_session_id = *id;
+    result.negotiated_version = version;
+    return result;
+}
+
+std::string McpDispatcher::list_page(const RpcMessage& message, const BackendResult& listed,
+                                     const char* key, const DispatchContext& context,
+                                     int& error_code, std::string& error_text) {
+    std::size_t offset = 0;
+    if (const rapidjson::Value* cursor = param(message, "cursor");
+        cursor != nullptr && !cursor->IsNull()) {
+        // Cursors are opaque to clients; ours is the offset of the next page.
+        const std::string text = cursor->IsString() ? cursor->GetString() : "";
+        const bool digits = !text.empty() && text.size() <= 9 &&
+                            text.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits) {
+            error_code = rpc_error::invalid_params;
+            error_text = "Invalid params: unknown cursor";
+            return {};
+        }
+        offset = std::stoul(text);
+    }
+    auto items = parse_json(listed.json);
+    if (!items || !items->IsArray()) {
+        error_code = rpc_error::internal_error;
+        error_text = "Internal error";
+        return {};
+    }
+    const std::size_t total = items->Size();
+    if (offset > total) {
+        error_code = rpc_error::invalid_params;
+        error_text = "Invalid params: unknown cursor";
+        return {};
+    }
+    const bool is_tool = std::string_view(key) == "tools";
+    rapidjson::StringBuffer buffer;
+    JsonWriter writer(buffer);
+    writer.StartObject();
+    writer.Key(key);
+    writer.StartArray();
+    const std::size_t end = std::min(total, offset + options_.page_size);
+    for (std::size_t i = offset; i < end; ++i) {
+        auto& item = (*items)[static_cast<rapidjson::SizeType>(i)];
+        shape_for_version(item, context.protocol_version, is_tool);
+        item.Accept(writer);
+    }
+    writer.EndArray();
+    if (end < total) {
+        write_key_string(writer, "nextCursor", std::to_string(end));
+    }
+    writer.EndObject();
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+DispatchResult McpDispatcher::call_tool(const RpcMessage& message, DispatchContext& context) {
+    const rapidjson::Value* name = param(message, "name");
+    if (name == nullptr || !name->IsString()) {
+        return fail(message, rpc_error::invalid_params, "Invalid params: name (a string) is required");
+    }
+    const rapidjson::Value* arguments = param(message, "arguments");
+    if (arguments != nullptr && !arguments->IsNull() && !arguments->IsObject()) {
+        return fail(message, rpc_error::invalid_params, "Invalid params: arguments must be an object");
+    }
+    const std::string tool(name->GetString(), name->GetStringLength());
+    const std::string args_json =
+        arguments != nullptr && arguments->IsObject() ? to_json(*arguments) : "{}";
+
+    const std::string key = in_flight_key(context.caller.session_id, message.id);
+    const auto token = in_flight_.begin(key);
+    const auto started = Clock::now();
+    BackendResult called = backend_.call_tool(context.caller, tool, args_json, *token);
+    in_flight_.end(key, token);
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+
+    DispatchResult result;
+    std::string outcome = "ok";
+    const bool known = called.error.kind != BackendError::Kind::unknown_name;
+    if (token->cancelled() || called.error.kind == BackendError::Kind::cancelled) {
+        // The client gave up on it; it gets no response (the cancellation rules).
+        result.cancelled = true;
+        outcome = "cancelled";
+    } else if (!known) {
+        result = fail(message, rpc_error::invalid_params,
+                      "Unknown tool: " + tool.substr(0, 128));
+        outcome = "rejected";
+    } else if (called.error.kind == BackendError::Kind::timeout ||
+               called.error.kind == BackendError::Kind::unavailable ||
+               called.error.kind == BackendError::Kind::busy) {
+        // Failures the model can react to (retry, narrow the query) are tool results.
+        const char* text =
+            called.error.kind == BackendError::Kind::timeout
+                ? "Error: the tool took longer than the server allows and was stopped. "
+                  "Narrow the query (filters, aggregation, LIMIT) and try again."
+            : called.error.kind == BackendError::Kind::busy
+                ? "Error: the server is busy with other queries; try again in a few seconds."
+                : "Error: the analytics database is not reachable right now; try again shortly.";
+        result = reply(message, tool_error_result(text));
+        outcome = "error";
+    } else if (!called.ok()) {
+        result = backend_failure(message, called.error);
+        outcome = "rejected";
+    } else if (supports_structured_output(context.protocol_version)) {
+        // Passed through as the database wrote it: a large result is not parsed again.
+        result = reply(message, called.json);
+        outcome = called.tool_error ? "error" : "ok";
+    } else {
+        auto document = parse_json(called.json);
+        if (!document || !document->IsObject()) {
+            result = fail(message, rpc_error::internal_error, "Internal error");
+            outcome = "error";
+        } else {
+            document->RemoveMember("structuredContent");
+            result = reply(message, to_json(*document));
+            outcome = called.tool_error ? "error" : "ok";
+        }
+    }
+    result.tool = known ? tool : "unknown";
+    if (metrics_ != nullptr) {
+        metrics_->tool_call(known && tool.size() <= 128 ? tool : "unknown", outcome, seconds);
+    }
+    return result;
+}
+
+DispatchResult McpDispatcher::read_resource(const RpcMessage& message, DispatchContext& context) {
+    const rapidjson::Value* uri = param(message, "uri");
+    if (uri == nullptr || !uri->IsString()) {
+        return fail(message, rpc_error::invalid_params, "Invalid params: uri (a string) is required");
+    }
+    const std::string_view wanted(uri->GetString(), uri->GetStringLength());
+    BackendResult read = backend_.read_resource(context.caller, wanted);
+    if (read.error.kind == BackendError::Kind::not_found) {
+        rapidjson::StringBuffer buffer;
+        JsonWriter writer(buffer);
+        writer.StartObject();
+        write_key_string(writer, "uri", wanted);
+        writer.EndObject();
+        return fail(message, rpc_error::resource_not_found, "Resource not found",
+                    std::string_view(buffer.GetString(), buffer.GetSize()));
+    }
+    if (!read.ok()) {
+        return backend_failure(message, read.error);
+    }
+    return reply(message, read.json);
+}
+
+DispatchResult McpDispatcher::get_prompt(const RpcMessage& message, DispatchContext& context) {
+    const rapidjson::Value* name = param(message, "name");
+    if (name == nullptr || !name->IsString()) {
+        return fail(message, rpc_error::invalid_params, "Invalid params: name (a string) is required");
+    }
+    const rapidjson::Value* arguments = param(message, "arguments");
+    std::string args_json = "{}";
+    if (arguments != nullptr && !arguments->IsNull()) {
+        bool strings_only = arguments->IsObject();
+        if (strings_only) {
+            for (const auto& member : arguments->GetObject()) {
+                strings_only = strings_only && member.value.IsString();
+            }
+        }
+        if (!strings_only) {
+            return fail(message, rpc_error::invalid_params,
+                        "Invalid params: arguments must be an object of strings");
+        }
+        args_json = to_json(*arguments);
+    }
+    BackendResult got = backend_.get_prompt(context.caller, name->GetString(), args_json);
+    if (!got.ok()) {
+        return backend_failure(message, got.error);
+    }
+    return reply(message, got.json);
+}
+
+DispatchResult McpDispatcher::set_level(const RpcMessage& message, DispatchContext& context) {
+    const rapidjson::Value* level = param(message, "level");
+    const std::string_view wanted =
+        level != nullptr && level->IsString() ? level->GetString() : std::string_view();
+    bool valid = false;
+    for (const auto known : log_levels) {
+        valid = valid || known == wanted;
+    }
+    if (!valid) {
+        return fail(message, rpc_error::invalid_params,
+                    "Invalid params: level must be one of debug, info, notice, warning, error, "
+                    "critical, alert, emergency");
+    }
+    backend_.update_session(context.caller.session_id, context.caller.identity, std::nullopt,
+                            std::string(wanted));
+    return reply(message, "{}");
+}
+
+void McpDispatcher::notification(const RpcMessage& message, DispatchContext& context) {
+    if (!context.has_session) {
+        return;
+    }
+    if (message.method == "notifications/initialized") {
+        backend_.update_session(context.caller.session_id, context.caller.identity, true,
+                                std::nullopt);
+    } else if (message.method == "notifications/cancelled") {
+        const rapidjson::Value* request_id = param(message, "requestId");
+        if (request_id != nullptr && (request_id->IsString() || request_id->IsInt64())) {
+            // Unknown or finished ids are ignored, as the protocol asks.
+            in_flight_.cancel(in_flight_key(context.caller.session_id, *request_id));
+        }
+    }
+}
+
+}  // namespace mcp::bridge

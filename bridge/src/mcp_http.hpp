@@ -1,0 +1,31 @@
+#pragma once
+
+#include "router.hpp"
+
+namespace mcp::bridge {
+
+class Authenticator;
+class McpBackend;
+class McpDispatcher;
+class Metrics;
+class OriginPolicy;
+class StreamHub;
+
+struct McpHttpDeps {
+    McpDispatcher& dispatcher;
+    McpBackend& backend;
+    Authenticator& auth;
+    const OriginPolicy& origins;
+    StreamHub& streams;
+    Metrics& metrics;
+    bool database_configured = false;
+};
+
+// Streamable HTTP at /mcp: POST carries one JSON-RPC message (or, for sessions of protocol
+// versions that had them, a batch) answered as JSON or as a one-event SSE stream as the
+// client accepts; GET opens the session's server-to-client event stream (list_changed);
+// DELETE ends the session; OPTIONS answers CORS preflights. Every request needs an API key;
+// every request but initialize (and ping) needs Mcp-Session-Id. `deps` must outlive the router.
+void add_mcp_routes(Router& router, const McpHttpDeps& deps);
+
+}  // namespace mcp::bridge

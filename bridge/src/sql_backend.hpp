@@ -1,0 +1,69 @@
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+
+#include "mcp_backend.hpp"
+#include "pg_connection.hpp"
+
+namespace mcp::bridge {
+
+class Logger;
+class PgPool;
+
+// McpBackend over the extension's SQL functions: mcp.mcp_tools, mcp.call_tool,
+// mcp.mcp_resources, mcp.read_resource, mcp.mcp_prompts, mcp.get_prompt and the session
+// functions. Each operation is one parameterized call. The catalogs are cached until the
+// database announces a change (invalidate), or a minute passes.
+class SqlBackend final : public McpBackend {
+public:
+    SqlBackend(PgPool& pool, Logger& logger, std::chrono::seconds session_idle_timeout);
+
+    void invalidate();
+
+    BackendResult list_tools(const CallerContext& caller) override;
+    BackendResult list_resources(const CallerContext& caller) override;
+    BackendResult list_resource_templates(const CallerContext& caller) override;
+    BackendResult list_prompts(const CallerContext& caller) override;
+    BackendResult call_tool(const CallerContext& caller, std::string_view name,
+                            std::string_view arguments_json, CancelToken& cancel) override;
+    BackendResult read_resource(const CallerContext& caller, std::string_view uri) override;
+    BackendResult get_prompt(const CallerContext& caller, std::string_view name,
+                             std::string_view arguments_json) override;
+
+    std::optional<std::string> open_session(const Identity& identity,
+                                            const NewSession& session) override;
+    SessionLookup resume_session(std::string_view session_id, const Identity& identity,
+                                 SessionRecord& out) override;
+    bool update_session(std::string_view session_id, const Identity& identity,
+                        std::optional<bool> initialized,
+                        std::optional<std::string> log_level) override;
+    SessionLookup close_session(std::string_view session_id, const Identity& identity) override;
+
+    // The caller as the query log wants it: {client_name, client_version, user_agent,
+    // session_id, api_key_id}.
+    static std::string context_json(const CallerContext& caller);
+
+private:
+    enum Catalog { tools, resources, templates, prompts, catalog_count };
+    struct CacheEntry {
+        std::string json;
+        std::chrono::steady_clock::time_point fetched;
+        std::uint64_t generation = 0;
+        bool valid = false;
+    };
+
+    BackendResult cached_list(Catalog which, const char* sql, const CallerContext& caller);
+    BackendResult single_json(const char* what, const std::string& sql, PgParams params,
+                              const CallerContext& caller, bool retry, CancelToken* cancel);
+
+    PgPool& pool_;
+    Logger& logger_;
+    const std::string idle_timeout_;  // an interval literal for the SQL functions
+    std::mutex mutex_;
+    CacheEntry cache_[catalog_count];
+    std::uint64_t generation_ = 0;
+};
+
+}  // namespace mcp::bridge

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Benchmark: profiling the demo panel at SCALE (default 100: 100,000 panelists, about 2M
+# events) with mcp_analytics' profiler against the original plan's method (a COUNT query per
+# column per table: nulls per column, distinct per text column, min/max per date column, a
+# 1,000-row sample), measured in the same run on the same throwaway cluster. Also reports the
+# token estimate's error on the demo context, against the exact o200k count (and checks the
+# exact count against js-tiktoken, fetched from npm into the work folder, when npm works).
+#
+#   test/bench/profiler_bench.sh            SCALE=100 by default; SCALE=1 for a quick look
+#
+# Prints figures and ratios; never fails on a timing.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+SUPPORT=$ROOT/test/support
+SCALE=${SCALE:-100}
+unset MCP_ANALYTICS_LLM_API_KEY PGOPTIONS
+
+if [ "$(id -u)" = 0 ]; then make -s -C "$ROOT" install >/dev/null; else sudo make -s -C "$ROOT" install >/dev/null; fi
+WORK=$(mktemp -d /tmp/mcp_bench.XXXXXX)
+chmod 755 "$WORK"
+PORT=$("$SUPPORT/pg_cluster.sh" free-port 54500)
+cleanup() { "$SUPPORT/pg_cluster.sh" stop "$WORK"; rm -rf "$WORK"; }
+trap cleanup EXIT
+"$SUPPORT/pg_cluster.sh" init "$WORK" "$PORT" >/dev/null
+"$SUPPORT/pg_cluster.sh" start "$WORK"
+export PGHOST=$WORK/socket PGPORT=$PORT PGUSER=postgres
+PASSWORD="bench-$(head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+CONNINFO="host=127.0.0.1 port=$PORT dbname=mcp_demo user=mcp_demo_reader password=$PASSWORD"
+sql() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+now() { date +%s.%N; }
+elapsed() { echo "$(now) - $1" | bc -l; }
+
+echo "== loading the demo panel at scale $SCALE"
+started=$(now)
+sql -d postgres -c "CREATE DATABASE mcp_demo" -c "CREATE DATABASE bench"
+sql -d mcp_demo -v scale="$SCALE" -f "$ROOT/test/fixtures/demo_dataset.sql" >/dev/null
+sql -d mcp_demo -v pw="$PASSWORD" >/dev/null <<'SQL'
+CREATE ROLE mcp_demo_reader LOGIN PASSWORD :'pw';
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO mcp_demo_reader;
+SQL
+sql -d mcp_demo -c "SELECT format('panelists %s, events %s, daily_app_usage %s rows', (SELECT count(*) FROM panelists),
+                           (SELECT count(*) FROM events), (SELECT count(*) FROM daily_app_usage))"
+printf 'loaded in %.1f s\n' "$(elapsed "$started")"
+
+sql -d bench -c "CREATE EXTENSION mcp_analytics" -c "SET mcp_analytics.profile_on_register = off"
+ID=$(CONNINFO=$CONNINFO perl -MDBI -e '
+    my $dbh = DBI->connect("dbi:Pg:dbname=bench", "postgres", "", {RaiseError => 1, PrintError => 0});
+    $dbh->do("SET mcp_analytics.profile_on_register = off");
+    print $dbh->selectrow_array("SELECT mcp.register_dataset(\$1, \$2)", undef, "bench_demo", $ENV{CONNINFO});')
+
+# One profile run by the background worker; prints "seconds queries methods".
+profile_once() {
+    local job
+    job=$(sql -d bench -c "SELECT mcp.reprofile_dataset($ID, ARRAY['public'])")
+    sql -d bench -c "SELECT mcp.wait_for_jobs($ID, '30 minutes')" >/dev/null
+    sql -d bench -F ' ' -c "SELECT round(extract(epoch FROM finished_at - started_at)::numeric, 3), result ->> 'remote_queries',
+                                   replace(result ->> 'methods', ' ', ''), status FROM mcp.jobs WHERE id = $job"
+}
+
+echo
+echo "== mcp_analytics profiler (default: exact scans up to 1,000,000 rows, pg_stats above)"
+read -r ours_s ours_q ours_methods ours_status < <(profile_once)
+echo "   $ours_s s, $ours_q queries, $ours_methods ($ours_status)"
+
+echo "== mcp_analytics profiler, every table scanned exactly (one aggregate scan per table)"
+sql -d bench -c "ALTER DATABASE bench SET mcp_analytics.profile_exact_row_limit = 2000000000"
+read -r exact_s exact_q exact_methods exact_status < <(profile_once)
+echo "   $exact_s s, $exact_q queries, $exact_methods ($exact_status)"
+sql -d bench -c "ALTER DATABASE bench RESET mcp_analytics.profile_exact_row_limit"
+
+echo "== the original plan's method: COUNT queries per column per table"
+# As the plan's SchemaProfiler: per table count(*), information_schema columns, a 1,000-row
+# sample; per column a null count; distinct counts for text; min/max for dates.
+sql -d mcp_demo > "$WORK/original_plan.sql" <<'SQL'
+SELECT format('SELECT count(*) FROM %I;', table_name) || E'\n' ||
+       format('SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = %L ORDER BY ordinal_position;', table_name) || E'\n' ||
+       format('SELECT * FROM %I LIMIT 1000;', table_name) || E'\n' ||
+       (SELECT string_agg(
+            format('SELECT count(*) FROM %I WHERE %I IS NULL;', c.table_name, c.column_name) ||
+            CASE WHEN c.data_type IN ('character varying', 'text', 'varchar')
+                 THEN format(' SELECT count(DISTINCT %I) FROM %I;', c.column_name, c.table_name) ELSE '' END ||
+            CASE WHEN c.data_type IN ('date', 'timestamp without time zone', 'timestamp with time zone')
+                 THEN format(' SELECT min(%I), max(%I) FROM %I;', c.column_name, c.column_name, c.table_name) ELSE '' END,
+            E'\n' ORDER BY c.ordinal_position)
+          FROM information_schema.columns c WHERE c.table_schema = 'public' AND c.table_name = t.table_name)
+  FROM information_schema.tables t WHERE t.table_schema = 'public' AND t.table_type = 'BASE TABLE' ORDER BY t.table_name;
+SQL
+run_as_reader() {  # file -> "seconds queries"
+    local started
+    started=$(now)
+    PGPASSWORD=$PASSWORD psql -X -q -h 127.0.0.1 -p "$PORT" -U mcp_demo_reader -d mcp_demo -f "$1" >/dev/null
+    echo "$(elapsed "$started") $(grep -o 'SELECT ' "$1" | wc -l)"
+}
+read -r original_s original_q < <(run_as_reader "$WORK/original_plan.sql")
+printf '   %.3f s, %d queries\n' "$original_s" "$original_q"
+
+echo "== the same per-column method, asked for the statistics mcp_analytics collects"
+# Distinct count of every column, min/max of numbers and dates, top values of text: still one
+# query per column and statistic.
+sql -d mcp_demo > "$WORK/per_column_full.sql" <<'SQL'
+SELECT string_agg(
+         format('SELECT count(*) - count(%1$I), count(DISTINCT %1$I) FROM %2$I;', c.column_name, c.table_name) ||
+         CASE WHEN c.data_type IN ('integer', 'bigint', 'numeric', 'date', 'timestamp with time zone')
+              THEN format(' SELECT min(%1$I), max(%1$I) FROM %2$I;', c.column_name, c.table_name) ELSE '' END ||
+         CASE WHEN c.data_type = 'text'
+              THEN format(' SELECT %1$I, count(*) FROM %2$I GROUP BY 1 ORDER BY 2 DESC LIMIT 10;', c.column_name, c.table_name) ELSE '' END,
+         E'\n' ORDER BY c.table_name, c.ordinal_position) ||
+       E'\n' || string_agg(DISTINCT format('SELECT count(*) FROM %I; SELECT * FROM %I LIMIT 10;', c.table_name, c.table_name), E'\n')
+  FROM information_schema.columns c WHERE c.table_schema = 'public';
+SQL
+read -r full_s full_q < <(run_as_reader "$WORK/per_column_full.sql")
+printf '   %.3f s, %d queries\n' "$full_s" "$full_q"
+
+echo
+echo "== profiling at scale $SCALE (speed-up against the original plan's method)"
+printf '%-52s %10s %8s %10s\n' "method" "seconds" "queries" "speed-up"
+printf '%-52s %10.3f %8d %9.1fx\n' "original plan (COUNT per column per table)" "$original_s" "$original_q" 1
+printf '%-52s %10.3f %8d %9.1fx\n' "same method, ours' statistics (query per column)" "$full_s" "$full_q" "$(echo "$original_s / $full_s" | bc -l)"
+printf '%-52s %10.3f %8d %9.1fx\n' "mcp_analytics, exact scans (one per table)" "$exact_s" "$exact_q" "$(echo "$original_s / $exact_s" | bc -l)"
+printf '%-52s %10.3f %8d %9.1fx\n' "mcp_analytics, default (pg_stats above 1M rows)" "$ours_s" "$ours_q" "$(echo "$original_s / $ours_s" | bc -l)"
+
+echo
+echo "== token counts of the demo context: estimate against exact o200k"
+sql -d bench -c "SELECT mcp.approve_dataset($ID, 'bench')" >/dev/null
+for level in 0 1 2 3; do
+    case $level in 0|1) args=$level ;; 2) args="2, $ID" ;; 3) args="3, $ID, 'events'" ;; esac
+    sql -d bench -c "SELECT mcp.context($args)" > "$WORK/context_$level.txt"
+done
+chmod 644 "$WORK"/context_*.txt
+NODE_DIR=$WORK/node
+RANKS=$WORK/keys/o200k_base.tiktoken
+if command -v npm >/dev/null && npm install --prefix "$NODE_DIR" --no-audit --no-fund --silent js-tiktoken@1.0.21 >/dev/null 2>&1; then
+    MODULE=$NODE_DIR/node_modules/js-tiktoken
+    node "$ROOT/test/bench/o200k_reference.js" ranks "$MODULE" "$RANKS"
+    chmod 644 "$RANKS"
+    declare -A reference
+    while read -r count file; do reference[$file]=$count; done < <(node "$ROOT/test/bench/o200k_reference.js" count "$MODULE" "$WORK"/context_*.txt)
+    printf '%-8s %12s %14s %10s %8s\n' "level" "js-tiktoken" "mcp (o200k)" "estimate" "error"
+    total_exact=0; total_estimate=0
+    for level in 0 1 2 3; do
+        file=$WORK/context_$level.txt
+        exact=$(sql -d bench -v f="$file" -v r="$RANKS" <<'SQL'
+SET mcp_analytics.token_rank_file = :'r';
+SELECT mcp.count_tokens(pg_read_file(:'f'));
+SQL
+)
+        estimate=$(sql -d bench -v f="$file" <<'SQL'
+SELECT mcp.count_tokens(pg_read_file(:'f'));
+SQL
+)
+        total_exact=$((total_exact + exact)); total_estimate=$((total_estimate + estimate))
+        printf '%-8s %12s %14s %10s %7.1f%%\n' "$level" "${reference[$file]}" "$exact" "$estimate" \
+            "$(echo "100 * ($estimate - $exact) / $exact" | bc -l)"
+    done
+    printf '%-8s %12s %14s %10s %7.1f%%\n' "all" "" "$total_exact" "$total_estimate" \
+        "$(echo "100 * ($total_estimate - $total_exact) / $total_exact" | bc -l)"
+else
+    echo "npm could not install js-tiktoken here: estimates only"
+    for level in 0 1 2 3; do
+        sql -d bench -v f="$WORK/context_$level.txt" <<'SQL'
+SELECT 'level ' || substr(:'f', length(:'f') - 4, 1) || ': ' || mcp.count_tokens(pg_read_file(:'f')) || ' tokens (estimate)';
+SQL
+    done
+fi

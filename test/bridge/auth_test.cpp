@@ -1,0 +1,76 @@
+#include <gtest/gtest.h>
+
+#include "auth.hpp"
+#include "pg_pool.hpp"
+#include "test_support.hpp"
+
+namespace mcp::bridge {
+namespace {
+
+using namespace std::chrono_literals;
+using test::missing_database_message;
+using test::test_database_url;
+
+Request with_header(std::string_view name, std::string value) {
+    Request request{http::verb::post, "/mcp", 11};
+    request.set(name, value);
+    return request;
+}
+
+TEST(Auth, TheCredentialIsABearerTokenOrAnXApiKey) {
+    EXPECT_EQ(Authenticator::credential(with_header("Authorization", "Bearer mcp_abc")), "mcp_abc");
+    EXPECT_EQ(Authenticator::credential(with_header("Authorization", "bearer   mcp_abc ")), "mcp_abc");
+    EXPECT_EQ(Authenticator::credential(with_header("X-API-Key", "mcp_xyz")), "mcp_xyz");
+    EXPECT_EQ(Authenticator::credential(with_header("Authorization", "Basic dXNlcjpwdw==")), "")
+        << "a non-bearer scheme is a wrong credential, not a missing one";
+    EXPECT_FALSE(Authenticator::credential(Request{http::verb::get, "/mcp", 11}));
+}
+
+TEST(Auth, FailuresAre401WithAPlainBearerChallenge) {
+    const Response missing = auth_failure_response(AuthStatus::missing, true);
+    EXPECT_EQ(missing.result(), http::status::unauthorized);
+    EXPECT_EQ(missing[http::field::www_authenticate], "Bearer realm=\"mcp-analytics\"");
+    EXPECT_NE(missing.body().find("\"jsonrpc\":\"2.0\""), std::string::npos);
+    const Response invalid = auth_failure_response(AuthStatus::invalid, false);
+    EXPECT_NE(std::string(invalid[http::field::www_authenticate]).find("invalid_token"), std::string::npos);
+    EXPECT_EQ(std::string(invalid[http::field::www_authenticate]).find("resource_metadata"), std::string::npos)
+        << "static keys: no OAuth discovery";
+    EXPECT_EQ(auth_failure_response(AuthStatus::unavailable, false).result(),
+              http::status::service_unavailable);
+}
+
+TEST(Auth, Sha256IsTheStandardOne) {
+    EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Auth, KeysAreCheckedInTheDatabaseAndRememberedBriefly) {
+    const auto url = test_database_url();
+    ASSERT_TRUE(url) << missing_database_message;
+    const std::string name = "gtest-auth-" + std::to_string(::getpid());
+    const std::string secret = test::query_value(*url, "SELECT mcp.create_api_key('" + name + "', 'reader')");
+    PgPool pool(*url, PgPoolOptions{1});
+    Authenticator auth(pool, 60s);
+    AuthResult result = auth.check_secret(secret);
+    ASSERT_EQ(result.status, AuthStatus::ok);
+    EXPECT_EQ(result.identity.name, name);
+    EXPECT_EQ(result.identity.role, "reader");
+    EXPECT_GT(result.identity.api_key_id, 0);
+    EXPECT_EQ(auth.check_secret(secret + "x").status, AuthStatus::invalid);
+    EXPECT_EQ(auth.check_secret("").status, AuthStatus::invalid);
+
+    test::query_value(*url, "SELECT mcp.revoke_api_key('" + name + "')");
+    EXPECT_EQ(auth.check_secret(secret).status, AuthStatus::ok) << "cached until told otherwise";
+    auth.forget_all();  // what a NOTIFY about the key does
+    EXPECT_EQ(auth.check_secret(secret).status, AuthStatus::invalid);
+}
+
+TEST(Auth, AnUnreachableDatabaseIsUnavailableNotInvalid) {
+    PgPoolOptions options;
+    options.connect_timeout = 500ms;
+    PgPool pool("host=127.0.0.1 port=" + std::to_string(test::closed_port()) + " dbname=x user=x", options);
+    Authenticator auth(pool, 1s);
+    EXPECT_EQ(auth.check_secret("mcp_anything").status, AuthStatus::unavailable);
+}
+
+}  // namespace
+}  // namespace mcp::bridge

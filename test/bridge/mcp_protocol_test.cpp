@@ -1,0 +1,116 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "json.hpp"
+#include "mcp_protocol.hpp"
+
+namespace mcp::bridge {
+namespace {
+
+TEST(McpProtocol, EchoesASupportedVersionAndOffersTheLatestOtherwise) {
+    for (const char* version : {"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"}) {
+        EXPECT_EQ(negotiate_protocol_version(version), version);
+    }
+    EXPECT_EQ(negotiate_protocol_version("2026-07-28"), "2025-11-25");
+    EXPECT_EQ(negotiate_protocol_version("1999-01-01"), "2025-11-25");
+    EXPECT_EQ(negotiate_protocol_version(""), "2025-11-25");
+}
+
+TEST(McpProtocol, FeaturesFollowTheRevision) {
+    EXPECT_TRUE(supports_batches("2024-11-05"));
+    EXPECT_TRUE(supports_batches("2025-03-26"));
+    EXPECT_FALSE(supports_batches("2025-06-18"));
+    EXPECT_FALSE(supports_structured_output("2025-03-26"));
+    EXPECT_TRUE(supports_structured_output("2025-06-18"));
+    EXPECT_FALSE(supports_tool_annotations("2024-11-05"));
+    EXPECT_TRUE(supports_tool_annotations("2025-03-26"));
+}
+
+TEST(McpProtocol, ClassifiesRequestsNotificationsAndResponses) {
+    auto body = parse_body(R"({"jsonrpc":"2.0","id":7,"method":"tools/list","params":{"cursor":"1"}})");
+    ASSERT_FALSE(body.parse_error);
+    ASSERT_EQ(body.messages.size(), 1u);
+    EXPECT_EQ(body.messages[0].kind, MessageKind::request);
+    EXPECT_EQ(body.messages[0].method, "tools/list");
+    EXPECT_TRUE(body.messages[0].id.IsInt());
+    EXPECT_TRUE(body.messages[0].params.IsObject());
+
+    body = parse_body(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+    EXPECT_EQ(body.messages[0].kind, MessageKind::notification);
+
+    body = parse_body(R"({"jsonrpc":"2.0","id":"a","result":{}})");
+    EXPECT_EQ(body.messages[0].kind, MessageKind::response);
+}
+
+TEST(McpProtocol, RejectsWhatIsNotJsonRpc) {
+    EXPECT_TRUE(parse_body("{").parse_error);
+    EXPECT_TRUE(parse_body("").parse_error);
+    EXPECT_TRUE(parse_body("\xff\xfe").parse_error) << "invalid UTF-8 is a parse error";
+
+    const char* invalid[] = {
+        R"("just a string")",
+        R"({"id":1,"method":"ping"})",                          // no jsonrpc
+        R"({"jsonrpc":"1.0","id":1,"method":"ping"})",          // wrong version
+        R"({"jsonrpc":"2.0","id":null,"method":"ping"})",       // null id
+        R"({"jsonrpc":"2.0","id":1.5,"method":"ping"})",        // fractional id
+        R"({"jsonrpc":"2.0","id":{"a":1},"method":"ping"})",    // object id
+        R"({"jsonrpc":"2.0","id":1,"method":""})",              // empty method
+        R"({"jsonrpc":"2.0","id":1,"method":42})",              // method not a string
+        R"({"jsonrpc":"2.0","id":1})",                          // neither request nor response
+    };
+    for (const char* text : invalid) {
+        const auto body = parse_body(text);
+        ASSERT_FALSE(body.parse_error) << text;
+        EXPECT_EQ(body.messages[0].kind, MessageKind::invalid) << text;
+        EXPECT_EQ(body.messages[0].error_code, rpc_error::invalid_request) << text;
+    }
+}
+
+TEST(McpProtocol, NonObjectParamsAreInvalidParams) {
+    const auto body = parse_body(R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":[1]})");
+    EXPECT_EQ(body.messages[0].kind, MessageKind::invalid);
+    EXPECT_EQ(body.messages[0].error_code, rpc_error::invalid_params);
+}
+
+TEST(McpProtocol, DeepNestingIsRefusedBeforeAnythingRecursesOverIt) {
+    const std::string deep = std::string(10000, '[') + std::string(10000, ']');
+    EXPECT_TRUE(parse_body(deep).parse_error);
+    const std::string shallow = std::string(10, '[') + std::string(10, ']');
+    EXPECT_FALSE(parse_body(shallow).parse_error);
+}
+
+TEST(McpProtocol, BatchesKeepEveryMessage) {
+    const auto body = parse_body(R"([{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"x"},3])");
+    ASSERT_TRUE(body.batch);
+    ASSERT_EQ(body.messages.size(), 3u);
+    EXPECT_EQ(body.messages[0].kind, MessageKind::request);
+    EXPECT_EQ(body.messages[1].kind, MessageKind::notification);
+    EXPECT_EQ(body.messages[2].kind, MessageKind::invalid);
+}
+
+TEST(McpProtocol, ResponsesEchoTheIdWithItsType) {
+    rapidjson::Document string_id;
+    string_id.SetString("abc");
+    EXPECT_EQ(rpc_result(string_id, "{}"), R"({"jsonrpc":"2.0","id":"abc","result":{}})");
+    rapidjson::Document number_id;
+    number_id.SetInt64(42);
+    EXPECT_EQ(rpc_result(number_id, R"({"a":1})"), R"({"jsonrpc":"2.0","id":42,"result":{"a":1}})");
+    rapidjson::Document none;
+    EXPECT_EQ(rpc_error_message(none, -32700, "Parse error"),
+              R"({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}})");
+    EXPECT_EQ(rpc_error_message(number_id, -32002, "Resource not found", R"({"uri":"x"})"),
+              R"({"jsonrpc":"2.0","id":42,"error":{"code":-32002,"message":"Resource not found","data":{"uri":"x"}}})");
+    EXPECT_EQ(rpc_notification("notifications/tools/list_changed"),
+              R"({"jsonrpc":"2.0","method":"notifications/tools/list_changed"})");
+}
+
+TEST(McpProtocol, SerializedMessagesFitOnOneLine) {
+    rapidjson::Document id;
+    id.SetString("line\nbreak");
+    const std::string message = rpc_error_message(id, -1, "two\nlines");
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace mcp::bridge
