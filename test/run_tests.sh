@@ -51,6 +51,7 @@ trap 'exit 130' INT TERM
 echo "== cluster on port $PORT"
 "$SUPPORT/pg_cluster.sh" init "$WORK" "$PORT" && "$SUPPORT/pg_cluster.sh" start "$WORK" \
     || { echo "could not start the test cluster"; cat "$WORK/postgres.log" 2>/dev/null; echo "0 passed, 1 failed"; exit 1; }
+PORT=$("$SUPPORT/pg_cluster.sh" port "$WORK")
 
 export PGHOST=$WORK/socket PGPORT=$PORT PGUSER=postgres
 export MCP_TEST_WORK=$WORK MCP_TEST_PORT=$PORT MCP_TEST_LOG=$WORK/postgres.log

@@ -4,6 +4,7 @@
 #   pg_cluster.sh init  DIR PORT   initdb + config (mcp_analytics preloaded, key file made)
 #   pg_cluster.sh start DIR        start it and wait until it accepts connections
 #   pg_cluster.sh stop  DIR        fast shutdown (no error if it is not running)
+#   pg_cluster.sh port  DIR        the port it is configured for (start may have moved it)
 #   pg_cluster.sh free-port FROM   the first port at or above FROM that nobody listens on
 #
 # Layout under DIR: pgdata/ (the data directory), socket/ (unix socket), keys/ (encryption
@@ -59,8 +60,24 @@ log_line_prefix = '%m [%p] %q%u@%d '
 CONF
     ;;
 start)
+    # Another program may take the port between init and start: move to the next free one.
     dir=${2:?DIR}
-    as_server_user "$PG_BINDIR/pg_ctl" -D "$dir/pgdata" -l "$dir/postgres.log" -w -t 60 start >/dev/null
+    for attempt in 1 2 3; do
+        : >"$dir/postgres.log"
+        if as_server_user "$PG_BINDIR/pg_ctl" -D "$dir/pgdata" -l "$dir/postgres.log" -w -t 60 start >/dev/null; then
+            exit 0
+        fi
+        grep -q "Address already in use" "$dir/postgres.log" || break
+        taken=$(sed -n 's/^port = \([0-9]*\)$/\1/p' "$dir/pgdata/postgresql.conf" | tail -n 1)
+        next=$("$0" free-port $((taken + 1)))
+        echo "port $taken was taken; moving the cluster to port $next" >&2
+        echo "port = $next" >>"$dir/pgdata/postgresql.conf"
+    done
+    cat "$dir/postgres.log" >&2
+    exit 1
+    ;;
+port)
+    sed -n 's/^port = \([0-9]*\)$/\1/p' "${2:?DIR}/pgdata/postgresql.conf" | tail -n 1
     ;;
 stop)
     dir=${2:?DIR}

@@ -68,8 +68,9 @@ start_cluster() {
         say "creating a PostgreSQL cluster in .data/ on port $PGPORT"
         "$SUPPORT/pg_cluster.sh" init "$CLUSTER" "$PGPORT"
     fi
-    export PGPORT=$(cluster_port "$CLUSTER")
     if ! is_running "$CLUSTER"; then "$SUPPORT/pg_cluster.sh" start "$CLUSTER"; fi
+    PGPORT=$(cluster_port "$CLUSTER")  # start may have moved it off a port taken meanwhile
+    export PGPORT
 }
 
 load_demo() {  # scale
