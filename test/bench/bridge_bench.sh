@@ -18,4 +18,5 @@ export NODE_PATH
 export PG_ROUNDTRIP_BIN=$ROOT/build/bridge/pg_roundtrip
 # The same way in as the bridge's own: the metadata database over its socket, as postgres.
 export BENCH_PG_URL=${BENCH_PG_URL:-"host=$PGHOST port=$PGPORT dbname=${PGDATABASE:-mcp_analytics} user=${PGUSER:-postgres}"}
-exec node "$ROOT/test/bench/bridge_bench.js"
+# --no-warnings: the SDK client adds an abort listener per request to one signal and warns.
+exec node --no-warnings "$ROOT/test/bench/bridge_bench.js"

@@ -12,42 +12,22 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-SUPPORT=$ROOT/test/support
 SCALE=${SCALE:-100}
 unset MCP_ANALYTICS_LLM_API_KEY PGOPTIONS
-
-if [ "$(id -u)" = 0 ]; then make -s -C "$ROOT" install >/dev/null; else sudo make -s -C "$ROOT" install >/dev/null; fi
-WORK=$(mktemp -d /tmp/mcp_bench.XXXXXX)
-chmod 755 "$WORK"
-PORT=$("$SUPPORT/pg_cluster.sh" free-port 54500)
-cleanup() { "$SUPPORT/pg_cluster.sh" stop "$WORK"; rm -rf "$WORK"; }
-trap cleanup EXIT
-"$SUPPORT/pg_cluster.sh" init "$WORK" "$PORT" >/dev/null
-"$SUPPORT/pg_cluster.sh" start "$WORK"
-export PGHOST=$WORK/socket PGPORT=$PORT PGUSER=postgres
-PASSWORD="bench-$(head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-CONNINFO="host=127.0.0.1 port=$PORT dbname=mcp_demo user=mcp_demo_reader password=$PASSWORD"
-sql() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+# shellcheck source=bench_cluster.sh
+. "$ROOT/test/bench/bench_cluster.sh"
+bench_cluster_start mcp_bench 54500
+sql() { bench_sql "$@"; }
 now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc -l; }
 
 echo "== loading the demo panel at scale $SCALE"
 started=$(now)
-sql -d postgres -c "CREATE DATABASE mcp_demo" -c "CREATE DATABASE bench"
-sql -d mcp_demo -v scale="$SCALE" -f "$ROOT/test/fixtures/demo_dataset.sql" >/dev/null
-sql -d mcp_demo -v pw="$PASSWORD" >/dev/null <<'SQL'
-CREATE ROLE mcp_demo_reader LOGIN PASSWORD :'pw';
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO mcp_demo_reader;
-SQL
+bench_load_demo "$SCALE"
 sql -d mcp_demo -c "SELECT format('panelists %s, events %s, daily_app_usage %s rows', (SELECT count(*) FROM panelists),
                            (SELECT count(*) FROM events), (SELECT count(*) FROM daily_app_usage))"
 printf 'loaded in %.1f s\n' "$(elapsed "$started")"
-
-sql -d bench -c "CREATE EXTENSION mcp_analytics" -c "SET mcp_analytics.profile_on_register = off"
-ID=$(CONNINFO=$CONNINFO perl -MDBI -e '
-    my $dbh = DBI->connect("dbi:Pg:dbname=bench", "postgres", "", {RaiseError => 1, PrintError => 0});
-    $dbh->do("SET mcp_analytics.profile_on_register = off");
-    print $dbh->selectrow_array("SELECT mcp.register_dataset(\$1, \$2)", undef, "bench_demo", $ENV{CONNINFO});')
+ID=$(bench_register bench bench_demo)
 
 # One profile run by the background worker; prints "seconds queries methods".
 profile_once() {

@@ -3,35 +3,15 @@
 #   test/bench/query_bench.sh          ROUNDS=2000 by default
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-SUPPORT=$ROOT/test/support
-if [ "$(id -u)" = 0 ]; then make -s -C "$ROOT" install >/dev/null; else sudo make -s -C "$ROOT" install >/dev/null; fi
-
-WORK=$(mktemp -d /tmp/mcp_query_bench.XXXXXX)
-chmod 755 "$WORK"
-PORT=$("$SUPPORT/pg_cluster.sh" free-port 55600)
-cleanup() { "$SUPPORT/pg_cluster.sh" stop "$WORK"; rm -rf "$WORK"; }
-trap cleanup EXIT
-"$SUPPORT/pg_cluster.sh" init "$WORK" "$PORT" >/dev/null
-"$SUPPORT/pg_cluster.sh" start "$WORK"
-export PGHOST=$WORK/socket PGPORT=$PORT PGUSER=postgres
-PASSWORD="bench-$(head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-sql() { psql -X -q -v ON_ERROR_STOP=1 "$@" >/dev/null; }
-sql -d postgres -c "CREATE DATABASE mcp_demo" -c "CREATE DATABASE mcp_bench"
-sql -d mcp_demo -f "$ROOT/test/fixtures/demo_dataset.sql"
-sql -d mcp_demo -v pw="$PASSWORD" <<'SQL'
-CREATE ROLE mcp_demo_reader LOGIN PASSWORD :'pw';
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO mcp_demo_reader;
-CREATE SCHEMA trap;
+# shellcheck source=bench_cluster.sh
+. "$ROOT/test/bench/bench_cluster.sh"
+bench_cluster_start mcp_query_bench 55600
+bench_load_demo 1 "CREATE SCHEMA trap;
 CREATE FUNCTION trap.slow(seconds float8) RETURNS float8 LANGUAGE sql
     AS 'SELECT pg_sleep(seconds); SELECT seconds';
-GRANT USAGE ON SCHEMA trap TO mcp_demo_reader;
-SQL
-CONNINFO="host=127.0.0.1 port=$PORT dbname=mcp_demo user=mcp_demo_reader password=$PASSWORD"
-sql -d mcp_bench -c "CREATE EXTENSION mcp_analytics"
-CONNINFO=$CONNINFO perl -MDBI -e '
-    my $dbh = DBI->connect("dbi:Pg:dbname=mcp_bench", "postgres", "", {RaiseError => 1});
-    my ($id) = $dbh->selectrow_array("SELECT mcp.register_dataset(\$1, \$2)", undef, "bench_demo", $ENV{CONNINFO});
-    $dbh->do("SELECT mcp.set_dataset_status(\$1, \$2)", undef, $id, $_) for qw(profiling metadata_pending approved);'
+GRANT USAGE ON SCHEMA trap TO mcp_demo_reader;"
+ID=$(bench_register mcp_bench bench_demo)
+bench_sql -d mcp_bench -c "SELECT count(mcp.set_dataset_status($ID, s)) FROM unnest(ARRAY['profiling', 'metadata_pending', 'approved']) s" >/dev/null
 
 NODE_DIR=$ROOT/build/bench-node
 mkdir -p "$NODE_DIR"

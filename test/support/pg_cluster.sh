@@ -63,17 +63,17 @@ start)
     # Another program may take the port between init and start: move to the next free one.
     dir=${2:?DIR}
     for attempt in 1 2 3; do
-        : >"$dir/postgres.log"
+        logged=$(stat -c %s "$dir/postgres.log" 2>/dev/null || echo 0)
         if as_server_user "$PG_BINDIR/pg_ctl" -D "$dir/pgdata" -l "$dir/postgres.log" -w -t 60 start >/dev/null; then
             exit 0
         fi
-        grep -q "Address already in use" "$dir/postgres.log" || break
+        tail -c +$((logged + 1)) "$dir/postgres.log" | grep -q "Address already in use" || break
         taken=$(sed -n 's/^port = \([0-9]*\)$/\1/p' "$dir/pgdata/postgresql.conf" | tail -n 1)
         next=$("$0" free-port $((taken + 1)))
         echo "port $taken was taken; moving the cluster to port $next" >&2
         echo "port = $next" >>"$dir/pgdata/postgresql.conf"
     done
-    cat "$dir/postgres.log" >&2
+    tail -n 20 "$dir/postgres.log" >&2
     exit 1
     ;;
 port)
