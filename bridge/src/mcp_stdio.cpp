@@ -60,7 +60,8 @@ int StdioServer::run(const std::string& api_key, std::istream& in, std::ostream&
     }
     logger_.event("serving one MCP session on stdin/stdout");
 
-    LineWriter writer(out);
+    // Shared: a notification may still be on its way from the LISTEN thread when this returns.
+    auto writer = std::make_shared<LineWriter>(out);
     boost::asio::thread_pool pool(workers_);
     std::mutex context_mutex;
     DispatchContext context;
@@ -78,13 +79,13 @@ int StdioServer::run(const std::string& api_key, std::istream& in, std::ostream&
         }
         rapidjson::Value null_id;
         if (line.size() > max_line_bytes) {
-            writer.write(rpc_error_message(null_id, rpc_error::invalid_request,
+            writer->write(rpc_error_message(null_id, rpc_error::invalid_request,
                                            "Invalid Request: message too large"));
             continue;
         }
         auto body = std::make_shared<ParsedBody>(parse_body(line));
         if (body->parse_error) {
-            writer.write(rpc_error_message(null_id, rpc_error::parse_error, "Parse error"));
+            writer->write(rpc_error_message(null_id, rpc_error::parse_error, "Parse error"));
             continue;
         }
         DispatchContext snapshot;
@@ -94,7 +95,7 @@ int StdioServer::run(const std::string& api_key, std::istream& in, std::ostream&
         }
         if (body->batch && (body->messages.empty() || !snapshot.has_session ||
                             !supports_batches(snapshot.protocol_version))) {
-            writer.write(rpc_error_message(null_id, rpc_error::invalid_request,
+            writer->write(rpc_error_message(null_id, rpc_error::invalid_request,
                                            "Invalid Request: batches are not accepted here"));
             continue;
         }
@@ -111,21 +112,21 @@ int StdioServer::run(const std::string& api_key, std::istream& in, std::ostream&
                 channel = streams_.open(*result.new_session_id);
                 // Server notifications (list_changed) go out between responses, whole lines.
                 std::weak_ptr<EventChannel> weak = channel;
-                channel->set_waker([weak, &writer] {
+                channel->set_waker([weak, writer] {
                     if (auto open = weak.lock()) {
                         std::string message;
                         while (open->pop(message)) {
-                            writer.write(message);
+                            writer->write(message);
                         }
                     }
                 });
             }
             if (result.response) {
-                writer.write(*result.response);
+                writer->write(*result.response);
             }
             continue;
         }
-        boost::asio::post(pool, [this, body, snapshot, &writer]() mutable {
+        boost::asio::post(pool, [this, body, snapshot, writer]() mutable {
             snapshot.in_batch = body->batch;
             std::string joined;
             std::size_t count = 0;
@@ -136,7 +137,7 @@ int StdioServer::run(const std::string& api_key, std::istream& in, std::ostream&
                 }
             }
             if (count > 0) {
-                writer.write(body->batch ? "[" + joined + "]" : joined);
+                writer->write(body->batch ? "[" + joined + "]" : joined);
             }
         });
     }

@@ -252,6 +252,10 @@ SessionLookup SqlBackend::resume_session(std::string_view session_id, const Iden
     PgRows rows;
     PgError error;
     if (!pool_.run(query, rows, error)) {
+        if (error.kind == PgError::Kind::server) {
+            // Typically 42501: the bridge's login role may not SET ROLE mcp_reader/mcp_admin.
+            logger_.event("resume_session failed with SQLSTATE " + error.sqlstate);
+        }
         return SessionLookup::unavailable;  // also when busy: either way, not the client's fault
     }
     if (rows.rows.empty()) {

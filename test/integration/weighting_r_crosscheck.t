@@ -248,10 +248,22 @@ for my $spec (@specs[0, 10]) {
     } 0 .. $#$local;
     ok(@$rows == @$local && !@bad, "$name: the same figures as on the local tables, intervals included");
 }
+# A spec that needs events and names none gets the dataset's one event-level table (profile).
+$tap->do(q{INSERT INTO mcp.dataset_schemas (dataset_id, schema_name, table_name, granularity)
+           VALUES ($1, 'crosscheck', 'events', 'event_level'), ($1, 'crosscheck', 'users', 'reference')},
+         undef, $dataset_id);
+my %without_table = %{$specs[0][5]};
+delete $without_table{event_table};
+my ($defaulted) = $tap->selectrow_array('SELECT mcp.weighted_query($1, $2::jsonb)', undef, $dataset_id,
+                                        $json->encode(\%without_table));
+ok($defaulted, 'a spec without event_table uses the profiled event table') or diag($tap->errstr);
+is_deeply([map { $_->{value} } @{$defaulted ? $json->decode($defaulted)->{rows} : []}],
+          [map { $_->{value} } @{$local{reach_pct_g}}], 'with the same figures');
+
 my ($logged) = $tap->selectrow_array(
     q{SELECT count(*) FROM mcp.query_logs WHERE query_type = 'weighted' AND $1 = ANY (datasets_used) AND success},
     undef, $dataset_id);
-is($logged, 2, 'each weighted_query is logged as type weighted');
+is($logged, 3, 'each weighted_query is logged as type weighted');
 ok(!defined $tap->selectrow_array('SELECT mcp.weighted_query($1, $2::jsonb)', undef, $dataset_id,
                                   '{"measure": "mean", "metric": "income"}'),
    'a metric naming no column fails on the dataset');
