@@ -1,6 +1,7 @@
 #include "connection_pool.hpp"
 
 #include "executor_settings.hpp"
+#include "pg_guard.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -26,8 +27,8 @@ void clear_at_exit(int, Datum) { clear(); }
 
 std::map<int, std::vector<Entry>>& entries() {
     if (kept == nullptr) {
+        pg_call([] { on_proc_exit(clear_at_exit, 0); });
         kept = new std::map<int, std::vector<Entry>>();
-        on_proc_exit(clear_at_exit, 0);
     }
     return *kept;
 }

@@ -10,6 +10,7 @@ extern "C" {
 
 #include <openssl/evp.h>
 
+#include <cctype>
 #include <cstdlib>
 
 namespace mcp::ext::query_cache {
