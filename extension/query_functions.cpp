@@ -56,37 +56,6 @@ std::string lower(std::string text) {
 
 double rounded_ms(double ms) { return static_cast<double>(static_cast<long>(ms * 100)) / 100; }
 
-// The caller's identity for the log: only known keys, each of the right type.
-std::string checked_context(const std::string& context_text) {
-    rapidjson::Document context;
-    if (context.Parse(context_text.c_str()).HasParseError() || !context.IsObject())
-        bad_argument("context must be a JSON object",
-                     "Give {} or {\"client_name\": \"...\", \"client_version\": \"...\", "
-                     "\"user_agent\": \"...\", \"session_id\": \"...\", \"api_key_id\": 1}.");
-    static const char* const text_keys[] = {"client_name", "client_version", "user_agent",
-                                            "session_id", "tool"};
-    rapidjson::StringBuffer buffer;
-    JsonWriter out(buffer);
-    out.StartObject();
-    for (const char* key : text_keys) {
-        auto member = context.FindMember(key);
-        if (member == context.MemberEnd() || member->value.IsNull()) continue;
-        if (!member->value.IsString()) bad_argument(std::string("context.") + key + " must be a string");
-        std::string value(member->value.GetString(), member->value.GetStringLength());
-        if (value.size() > 1000) value.resize(1000);
-        out.Key(key);
-        out.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
-    }
-    auto key_id = context.FindMember("api_key_id");
-    if (key_id != context.MemberEnd() && !key_id->value.IsNull()) {
-        if (!key_id->value.IsInt()) bad_argument("context.api_key_id must be an integer");
-        out.Key("api_key_id");
-        out.Int(key_id->value.GetInt());
-    }
-    out.EndObject();
-    return buffer.GetString();
-}
-
 struct Request {
     int dataset_id = 0;
     std::string sql;
@@ -336,7 +305,7 @@ Datum execute_query(FunctionCallInfo fcinfo) {
     request.sql = text_argument(fcinfo, 1);
     request.max_rows = checked_max_rows(PG_GETARG_INT32(2));
     request.format = parse_format(text_argument(fcinfo, 3));
-    std::string context = checked_context(jsonb_argument_text(fcinfo, 4));
+    std::string context = query_log::normalize_context(jsonb_argument_text(fcinfo, 4));
     relax_commit_if_only_logging();
 
     Outcome outcome;
@@ -411,7 +380,7 @@ Datum execute_multi_query(FunctionCallInfo fcinfo) {
     int concurrency = PG_GETARG_INT32(1);
     if (concurrency < 1 || concurrency > kMaxMultiQueries)
         bad_argument("max_concurrency must be between 1 and 30, not " + std::to_string(concurrency));
-    std::string context = checked_context(jsonb_argument_text(fcinfo, 2));
+    std::string context = query_log::normalize_context(jsonb_argument_text(fcinfo, 2));
     relax_commit_if_only_logging();
 
     std::vector<Outcome> outcomes(requests.size());

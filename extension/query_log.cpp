@@ -6,6 +6,7 @@
 extern "C" {
 #include "access/xact.h"
 #include "executor/spi.h"
+#include "utils/guc.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -16,6 +17,7 @@ extern "C" {
 #include "utils/snapmgr.h"
 }
 
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -35,6 +37,50 @@ struct SharedEntry {
 const char* const kInsert = "SELECT mcp._log_query(e) FROM jsonb_array_elements($1::jsonb) AS e";
 
 }  // namespace
+
+std::string normalize_context(const std::string& context_text) {
+    rapidjson::Document context;
+    if (context.Parse(context_text.c_str()).HasParseError() || !context.IsObject())
+        throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "context must be a JSON object", {},
+                      "Give {} or {\"client_name\": \"...\", \"client_version\": \"...\", "
+                      "\"user_agent\": \"...\", \"session_id\": \"...\", \"api_key_id\": 1}.");
+    static const char* const text_keys[] = {"client_name", "client_version", "user_agent",
+                                            "session_id", "tool"};
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> out(buffer);
+    out.StartObject();
+    for (const char* key : text_keys) {
+        auto member = context.FindMember(key);
+        if (member == context.MemberEnd() || member->value.IsNull()) continue;
+        if (!member->value.IsString()) throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                          std::string("context.") + key + " must be a string");
+        std::string value(member->value.GetString(), member->value.GetStringLength());
+        if (value.size() > 1000) value.resize(1000);
+        out.Key(key);
+        out.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+    }
+    auto key_id = context.FindMember("api_key_id");
+    if (key_id != context.MemberEnd() && !key_id->value.IsNull()) {
+        if (!key_id->value.IsInt()) throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "context.api_key_id must be an integer");
+        out.Key("api_key_id");
+        out.Int(key_id->value.GetInt());
+    }
+    out.EndObject();
+    return buffer.GetString();
+}
+
+std::string request_context(const std::string& fallback_tool) {
+    const char* current =
+        pg_call([] { return GetConfigOption("mcp.request_context", true, false); });
+    if (current != nullptr && current[0] != '\0') return normalize_context(current);
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> out(buffer);
+    out.StartObject();
+    out.Key("tool");
+    out.String(fallback_tool.c_str());
+    out.EndObject();
+    return buffer.GetString();
+}
 
 std::string to_json(const Entry& entry, const std::string& context_json) {
     rapidjson::StringBuffer buffer;

@@ -22,6 +22,15 @@ struct Entry {
     bool was_cached = false;
 };
 
+// The caller's identity for the log from a JSON object: only the known keys (client_name,
+// client_version, user_agent, session_id, tool: strings; api_key_id: integer), strings cut
+// at 1,000 characters. Throws PgError 22023 naming the bad key.
+std::string normalize_context(const std::string& context_json);
+
+// The context of the MCP tool call this query runs under (the transaction setting
+// mcp.request_context, set by mcp.call_tool), else {"tool": fallback_tool}.
+std::string request_context(const std::string& fallback_tool);
+
 // The entry as the JSON object mcp._log_query() takes; `context_json` is the caller's
 // context object (client name and version, user agent, session, API key id).
 std::string to_json(const Entry& entry, const std::string& context_json);

@@ -203,7 +203,7 @@ Datum weighted_query(FunctionCallInfo fcinfo) {
     entry.datasets_used = {dataset_id};
     entry.execution_time_ms = job.elapsed_ms;
     entry.response_format = "json";
-    const std::string context = "{\"tool\": \"weighted_query\"}";
+    const std::string context = query_log::request_context("weighted_query");
     if (!job.ok) {
         entry.success = false;
         entry.error_message = job.failure.message;

@@ -82,7 +82,7 @@ constexpr std::string_view document = R"json({
           "datasets_used": {"type": "array", "items": {"type": "integer"}},
           "execution_time_ms": {"type": ["number", "null"]}, "rows_returned": {"type": ["integer", "null"]},
           "success": {"type": "boolean"}, "error_message": {"type": ["string", "null"]}, "error_sqlstate": {"type": ["string", "null"]},
-          "tool_used": {"type": ["string", "null"]}, "client_name": {"type": ["string", "null"]}, "client_version": {"type": ["string", "null"]},
+          "tool_used": {"type": ["string", "null"]}, "mcp_tool": {"type": ["string", "null"]}, "client_name": {"type": ["string", "null"]}, "client_version": {"type": ["string", "null"]},
           "user_agent": {"type": ["string", "null"]}, "session_id": {"type": ["string", "null"]}, "api_key_id": {"type": ["integer", "null"]},
           "response_format": {"type": ["string", "null"]}, "response_size_bytes": {"type": ["integer", "null"]}, "was_cached": {"type": "boolean"}
         }

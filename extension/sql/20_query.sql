@@ -47,7 +47,7 @@ COMMENT ON FUNCTION mcp.client_tool(text, text) IS
 CREATE FUNCTION mcp._log_query(entry jsonb) RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO mcp.query_logs (query_text, query_type, datasets_used, execution_time_ms,
-        rows_returned, success, error_message, error_sqlstate, tool_used, client_name,
+        rows_returned, success, error_message, error_sqlstate, tool_used, mcp_tool, client_name,
         client_version, user_agent, session_id, api_key_id, response_format,
         response_size_bytes, was_cached)
     SELECT entry ->> 'query_text', entry ->> 'query_type',
@@ -55,8 +55,8 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
            (entry ->> 'execution_time_ms')::double precision,
            (entry ->> 'rows_returned')::integer, (entry ->> 'success')::boolean,
            entry ->> 'error_message', entry ->> 'error_sqlstate',
-           coalesce(entry #>> '{context,tool}',
-                    mcp.client_tool(entry #>> '{context,client_name}', entry #>> '{context,user_agent}')),
+           mcp.client_tool(entry #>> '{context,client_name}', entry #>> '{context,user_agent}'),
+           entry #>> '{context,tool}',
            entry #>> '{context,client_name}', entry #>> '{context,client_version}',
            entry #>> '{context,user_agent}', entry #>> '{context,session_id}',
            (entry #>> '{context,api_key_id}')::integer,

@@ -163,7 +163,7 @@ BEGIN
     WITH matching AS (
         SELECT l.* FROM mcp.query_logs l
          WHERE (f ->> 'client' IS NULL OR l.client_name = f ->> 'client')
-           AND (f ->> 'tool' IS NULL OR l.tool_used = f ->> 'tool')
+           AND (f ->> 'tool' IS NULL OR l.tool_used = f ->> 'tool' OR l.mcp_tool = f ->> 'tool')
            AND (want_success IS NULL OR l.success = want_success)
            AND (want_dataset IS NULL OR l.datasets_used @> ARRAY[want_dataset])
            AND (want_key IS NULL OR l.api_key_id = want_key)

@@ -102,7 +102,8 @@ test('the client name, version and user agent reach the query log', async (t) =>
   assert.equal(row.client_version, '1.0.0');
   assert.equal(row.user_agent, `${name}-agent/1.0`);
   assert.equal(row.session_id, transport.sessionId);
-  assert.equal(row.tool_used, 'execute_query');
+  assert.equal(row.mcp_tool, 'execute_query');
+  assert.equal(row.tool_used, name);  // no known client family in the name: the name itself
   assert.ok(row.api_key_id > 0);
 });
 

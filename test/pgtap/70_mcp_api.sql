@@ -142,7 +142,7 @@ SELECT mcp.call_tool('execute_query', jsonb_build_object('dataset_id', :ds, 'sql
                                         'session_id', 'tap-session', 'api_key_id', :reader_id)) AS result \gset
 SELECT is(:'result'::jsonb ->> 'isError', 'false', 'execute_query runs through call_tool');
 SELECT is((:'result'::jsonb -> 'structuredContent' ->> 'row_count')::integer, 1, 'its structured result is the query result');
-SELECT results_eq($$SELECT tool_used, client_name, client_version, user_agent, session_id, api_key_id, success
+SELECT results_eq($$SELECT mcp_tool, client_name, client_version, user_agent, session_id, api_key_id, success
                       FROM mcp.query_logs WHERE client_name = '$$ || :'client' || $$' ORDER BY id DESC LIMIT 1$$,
                   $$VALUES ('execute_query', '$$ || :'client' || $$', '1.2.3', 'tap-agent/1', 'tap-session', $$ || :reader_id || $$, true)$$,
                   'the caller''s client, user agent, session and key reach the query log');
@@ -151,7 +151,7 @@ SELECT is((mcp.search_query_logs(jsonb_build_object('client', :'client', 'since'
 SELECT ok((mcp.call_tool('execute_query', jsonb_build_object('dataset_id', :ds, 'sql', 'DELETE FROM panelists'),
                          jsonb_build_object('client_name', :'client')) ->> 'isError')::boolean,
           'a refused query is an isError result, not a failed call');
-SELECT results_eq($$SELECT success, tool_used FROM mcp.query_logs WHERE client_name = '$$ || :'client' || $$' AND NOT success$$,
+SELECT results_eq($$SELECT success, mcp_tool FROM mcp.query_logs WHERE client_name = '$$ || :'client' || $$' AND NOT success$$,
                   $$VALUES (false, 'execute_query')$$, 'and its log row survives the isError answer');
 
 DO $$ BEGIN PERFORM mcp.set_dataset_status(current_setting('tap.ds')::integer, 'inactive'); END $$;
