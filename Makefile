@@ -49,12 +49,13 @@ bridge:
 	@cmake --build $(BRIDGE_DIR) -j2
 
 deps:
-	@test/support/install_deps.sh
+	@test/support/install_deps.sh build test
 
 # libFuzzer (clang-14, ASan + UBSan) on the bridge's JSON-RPC entry for FUZZ_SECONDS; new
 # inputs go to build/fuzz/corpus, findings to build/fuzz/ (and the target exits non-zero).
 FUZZ_SECONDS ?= 60
-fuzz: deps
+fuzz:
+	@test/support/install_deps.sh build fuzz
 	@cmake -S bridge -B $(BUILD_DIR)/fuzz -DMCP_BRIDGE_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14 \
 	    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD_DIR)/fuzz --target jsonrpc_fuzz -j2
@@ -68,10 +69,12 @@ test: deps
 
 # Benchmarks print figures and ratios against a baseline measured in the same run; they never
 # fail on a timing. Each starts what it needs; the bridge's runs against `make run`.
-bench: deps
+bench:
+	@test/support/install_deps.sh build test bench
 	@test/bench/run_all.sh
 
-run: deps
+run:
+	@test/support/install_deps.sh build
 	@test/support/run_local.sh start
 
 stop:

@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages the build and the tests need, when some are missing.
 # As root it runs apt-get; with sudo it uses sudo; otherwise it prints the one line to run.
+#   install_deps.sh [GROUP ...]    groups: build test bench fuzz (default: build test)
 set -euo pipefail
 
-PACKAGES=(
-    build-essential cmake pkg-config
-    postgresql postgresql-contrib postgresql-server-dev-15
-    postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libdbd-pg-perl
-    libpq-dev libssl-dev libcurl4-openssl-dev rapidjson-dev libboost-dev
-    libkainjow-mustache-dev libgtest-dev libbenchmark-dev
-    libhttp-daemon-perl
-    nodejs clang-14
-    r-base-core r-cran-survey
+# What each make target needs: `make run` the build group, `make test` build + test,
+# `make bench` adds bench, `make fuzz` adds fuzz.
+declare -A PACKAGE_GROUPS=(
+    [build]="build-essential cmake pkg-config postgresql postgresql-contrib postgresql-server-dev-15
+             libpq-dev libssl-dev libcurl4-openssl-dev rapidjson-dev libboost-dev
+             libkainjow-mustache-dev libdbd-pg-perl nodejs"
+    [test]="postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libgtest-dev
+            libhttp-daemon-perl r-base-core r-cran-survey chromium"
+    [bench]="bc libbenchmark-dev"
+    [fuzz]="clang-14"
 )
+PACKAGES=()
+for group in "${@:-build test}"; do
+    for name in $group; do
+        [ -n "${PACKAGE_GROUPS[$name]+set}" ] || { echo "install_deps.sh: unknown group $name" >&2; exit 2; }
+        read -r -a more <<<"$(echo ${PACKAGE_GROUPS[$name]})"
+        PACKAGES+=("${more[@]}")
+    done
+done
 
 missing=()
 for package in "${PACKAGES[@]}"; do
