@@ -2,6 +2,7 @@
 // token budget. Each level is rendered in decreasing detail until one fits; if even the
 // leanest does not, whole lines are cut and a note says so. Results are cached in
 // mcp.context_cache (dropped by triggers when what they show changes).
+#include "number_text.hpp"
 #include "context_tokens.hpp"
 #include "executor_settings.hpp"
 #include "jobs_settings.hpp"
@@ -49,16 +50,6 @@ struct Variant {
     std::string text;
     std::string note;  // empty for the full rendering
 };
-
-std::string with_commas(long long value) {
-    std::string digits = std::to_string(value < 0 ? -value : value);
-    std::string out;
-    for (size_t i = 0; i < digits.size(); ++i) {
-        if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-        out += digits[i];
-    }
-    return (value < 0 ? "-" : "") + out;
-}
 
 std::string or_empty(const Value& value) { return value ? *value : ""; }
 

@@ -1,6 +1,7 @@
 // The deterministic metadata writer: the same fields an LLM would write, derived from the
 // profile alone (column comments, detected roles, statistics), so a dataset can be reviewed
 // and approved with no LLM endpoint at all. Same profile in, same text out.
+#include "number_text.hpp"
 #include "llm.hpp"
 
 #include <rapidjson/stringbuffer.h>
@@ -26,16 +27,6 @@ std::string str(const rapidjson::Value& object, const char* name) {
     if (found->value.IsString()) return found->value.GetString();
     if (found->value.IsInt64()) return std::to_string(found->value.GetInt64());
     return "";
-}
-
-std::string with_commas(long long value) {
-    std::string digits = std::to_string(value < 0 ? -value : value);
-    std::string out;
-    for (size_t i = 0; i < digits.size(); ++i) {
-        if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-        out += digits[i];
-    }
-    return (value < 0 ? "-" : "") + out;
 }
 
 bool has_role(const rapidjson::Value& column, const char* role) {
