@@ -268,8 +268,17 @@ Oid extension_owner() {
     return static_cast<Oid>(std::strtoul(owner->c_str(), nullptr, 10));
 }
 
-// A jobs worker lingers this long for a job that falls due soon, instead of exiting.
+// A jobs worker lingers this long for a job that falls due soon, instead of exiting (unless
+// another database needs its slot meanwhile).
 constexpr double kLingerSeconds = 30;
+
+// Seconds until this database's next queued job falls due (0: one is due; -1: none).
+double next_due_seconds(Transactions& tx) {
+    tx.begin();
+    auto due = spi::query_value("SELECT mcp._job_next_due()");
+    tx.commit();
+    return due ? std::atof(due->c_str()) : -1;
+}
 
 Datum run_pending_jobs(FunctionCallInfo fcinfo) {
     const long max_jobs = argument_is_null(fcinfo, 0) ? LONG_MAX : PG_GETARG_INT32(0);
@@ -351,10 +360,16 @@ void serve_database() {
         check_for_interrupts();
         worker::reload_config_if_asked();
         if (jobs_settings::job_workers == 0) return;  // background jobs were switched off
-        worker::begin_round();
         double next_due = -1;
         bool ran = false;
         try {
+            if (worker::asked_to_leave()) {
+                // Another database waits for this slot; the launcher comes back for this
+                // queue when its next job falls due.
+                worker::leave(next_due_seconds(tx));
+                return;
+            }
+            worker::begin_round();
             ran = run_one(tx, &next_due);
         } catch (const PgError& error) {
             // The queue itself failed (the extension dropped, a broken install): stop here;

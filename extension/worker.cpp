@@ -32,6 +32,7 @@ PGDLLEXPORT void mcp_jobs_launcher_main(Datum argument);
 PGDLLEXPORT void mcp_jobs_worker_main(Datum argument);
 }
 
+#include <algorithm>
 #include <cstring>
 
 namespace mcp::ext::worker {
@@ -47,6 +48,7 @@ enum SlotState : int { kFree = 0, kStarting, kRunning, kExiting };
 struct DatabaseEntry {
     Oid oid;
     bool requested;       // work was added (or a worker died busy) since a worker last looked
+    TimestampTz since;    // ... first since then: databases are served longest-waiting first
     TimestampTz wake_at;  // a queued job falls due then (0: none)
 };
 
@@ -56,6 +58,8 @@ struct WorkerSlot {
     pid_t pid;
     Latch* latch;
     bool busy;
+    bool idle;   // waiting on its latch for a job that is not due yet
+    bool leave;  // the launcher gave the slot to another database: exit before the next job
     int64 job_id;
 };
 
@@ -98,8 +102,16 @@ DatabaseEntry* find_database(Oid oid, bool add) {
     if (!add || free_entry == nullptr) return nullptr;
     free_entry->oid = oid;
     free_entry->requested = false;
+    free_entry->since = 0;
     free_entry->wake_at = 0;
     return free_entry;
+}
+
+// Records that the database needs a worker to look at its queue (spinlock held).
+void mark_requested(DatabaseEntry* entry, TimestampTz now) {
+    if (entry == nullptr || entry->requested) return;
+    entry->requested = true;
+    entry->since = now;
 }
 
 void shmem_request() {
@@ -127,9 +139,10 @@ void wake_database(Oid database) {
     if (shared == nullptr) return;
     Latch* latches[kMaxWorkers + 1];
     int count = 0;
+    TimestampTz now = GetCurrentTimestamp();
     {
         SpinGuard lock;
-        if (DatabaseEntry* entry = find_database(database, true)) entry->requested = true;
+        mark_requested(find_database(database, true), now);
         for (const WorkerSlot& slot : shared->slots)
             if (slot.state == kRunning && slot.database == database && !slot.busy && slot.latch)
                 latches[count++] = slot.latch;
@@ -191,9 +204,9 @@ void request_every_database() {
         CommitTransactionCommand();
         return n;
     });
+    TimestampTz now = GetCurrentTimestamp();
     SpinGuard lock;
-    for (int i = 0; i < count; ++i)
-        if (DatabaseEntry* entry = find_database(found[i], true)) entry->requested = true;
+    for (int i = 0; i < count; ++i) mark_requested(find_database(found[i], true), now);
 }
 
 bool start_worker(int index) {
@@ -221,14 +234,13 @@ void reap_workers() {
         pid_t pid = 0;
         BgwHandleStatus status = pg_call([&] { return GetBackgroundWorkerPid(handles[i], &pid); });
         if (status != BGWH_STOPPED) continue;
+        TimestampTz now = GetCurrentTimestamp();
         {
             SpinGuard lock;
             WorkerSlot& slot = shared->slots[i];
             if (slot.state != kFree) {
                 // It died without its exit callback: a job it held needs recovering.
-                if (slot.busy)
-                    if (DatabaseEntry* entry = find_database(slot.database, true))
-                        entry->requested = true;
+                if (slot.busy) mark_requested(find_database(slot.database, true), now);
                 slot = WorkerSlot{};
             }
         }
@@ -237,58 +249,165 @@ void reap_workers() {
     }
 }
 
-// Starts workers for databases with due work, within mcp_analytics.job_workers. Returns how
-// long to sleep before looking again.
-long start_needed_workers() {
-    int to_start[kMaxWorkers];
-    int starting = 0;
+// One launcher round. The launcher decides on a copy of the shared state and applies its
+// decisions under the lock: only the launcher turns a free slot into a starting one, and a
+// worker asked to leave is matched by its pid, so nothing it decided on can have gone stale.
+struct Waiting {
+    Oid database;
+    TimestampTz since;  // asked for a worker, or its next job fell due, then
+    bool has_workers;   // it asks for one more
+};
+
+struct Round {
+    WorkerSlot slots[kMaxWorkers];  // the copy, updated with the decisions
+    Waiting waiting[kMaxDatabases];
+    int waiting_count = 0;
     long nap_ms = kLauncherNapMs;
-    TimestampTz now = GetCurrentTimestamp();
-    {
-        SpinGuard lock;
-        int active = 0;
-        for (const WorkerSlot& slot : shared->slots) active += slot.state != kFree;
-        for (DatabaseEntry& entry : shared->databases) {
-            if (entry.oid == InvalidOid) continue;
-            bool due = entry.requested || (entry.wake_at != 0 && entry.wake_at <= now);
-            if (!due) {
-                if (entry.wake_at != 0)
-                    nap_ms = std::min(nap_ms, (long)((entry.wake_at - now) / 1000) + 1);
-                continue;
-            }
-            int workers = 0, available = 0;
-            for (const WorkerSlot& slot : shared->slots) {
-                if (slot.database != entry.oid || slot.state == kFree || slot.state == kExiting)
-                    continue;
-                ++workers;
-                available += slot.state == kStarting || !slot.busy;
-            }
-            if (workers > 0 && available > 0) continue;  // that worker was woken and will look
-            if (active >= std::min(jobs_settings::job_workers, kMaxWorkers)) continue;
-            int free_index = -1;
-            for (int i = 0; i < kMaxWorkers && free_index < 0; ++i)
-                if (shared->slots[i].state == kFree && handles[i] == nullptr) free_index = i;
-            if (free_index < 0) continue;
-            WorkerSlot& slot = shared->slots[free_index];
-            slot = WorkerSlot{};
-            slot.state = kStarting;
-            slot.database = entry.oid;
-            entry.requested = false;
-            entry.wake_at = 0;
-            to_start[starting++] = free_index;
-            ++active;
+    int starts[kMaxWorkers];  // slots to start a worker in (for slots[i].database)
+    TimestampTz start_since[kMaxWorkers];
+    int start_count = 0;
+    int leaves[kMaxWorkers];  // workers to ask to give their slot up
+    int leave_count = 0;
+};
+
+// A worker that keeps its slot.
+bool staying(const WorkerSlot& slot) {
+    return slot.state == kStarting || (slot.state == kRunning && !slot.leave);
+}
+
+// A worker that looks at its database's queue when its latch is set.
+bool available(const WorkerSlot& slot) { return staying(slot) && !slot.busy; }
+
+int count_workers(const Round& round, Oid database, bool (*which)(const WorkerSlot&)) {
+    int count = 0;
+    for (const WorkerSlot& slot : round.slots) count += slot.database == database && which(slot);
+    return count;
+}
+
+void take_snapshot(Round& round, TimestampTz now) {
+    SpinGuard lock;
+    std::memcpy(static_cast<void*>(round.slots), shared->slots, sizeof round.slots);
+    for (const DatabaseEntry& entry : shared->databases) {
+        if (entry.oid == InvalidOid) continue;
+        bool fell_due = entry.wake_at != 0 && entry.wake_at <= now;
+        if (entry.requested || fell_due) {
+            TimestampTz since = entry.requested ? entry.since : entry.wake_at;
+            if (entry.requested && fell_due) since = std::min(since, entry.wake_at);
+            round.waiting[round.waiting_count++] = Waiting{entry.oid, since, false};
+        } else if (entry.wake_at != 0) {
+            round.nap_ms = std::min(round.nap_ms, (long)((entry.wake_at - now) / 1000) + 1);
         }
     }
-    for (int i = 0; i < starting; ++i) {
-        if (start_worker(to_start[i])) continue;
+}
+
+// Whose slot goes to `database`: another database's idle worker (it waits for a job that is
+// not due yet); failing that, when `database` has no worker at all, a busy worker of the
+// database with the most workers, which leaves once its current job is done. So no slot sits
+// idle while a database waits, and busy databases take turns.
+int pick_leaver(const Round& round, Oid database) {
+    const bool has_workers = count_workers(round, database, staying) > 0;
+    int chosen = -1;
+    int most = 0;
+    for (int i = 0; i < kMaxWorkers; ++i) {
+        const WorkerSlot& slot = round.slots[i];
+        if (slot.state != kRunning || slot.leave || slot.database == database) continue;
+        if (slot.idle) return i;
+        if (has_workers) continue;
+        int workers = count_workers(round, slot.database, staying);
+        if (workers > most) {
+            most = workers;
+            chosen = i;
+        }
+    }
+    return chosen;
+}
+
+int free_slot(const Round& round) {
+    for (int i = 0; i < kMaxWorkers; ++i)
+        if (round.slots[i].state == kFree && handles[i] == nullptr) return i;
+    return -1;
+}
+
+// Serves the waiting databases, those without a worker first, longest-waiting first, within
+// mcp_analytics.job_workers: a free slot if there is one, else the slot of a worker that is
+// leaving, else asks one to leave.
+void plan(Round& round, int limit) {
+    for (int w = 0; w < round.waiting_count; ++w)
+        round.waiting[w].has_workers = count_workers(round, round.waiting[w].database, staying) > 0;
+    std::sort(round.waiting, round.waiting + round.waiting_count,
+              [](const Waiting& a, const Waiting& b) {
+                  return a.has_workers != b.has_workers ? b.has_workers : a.since < b.since;
+              });
+    int active = 0, kept = 0;
+    for (const WorkerSlot& slot : round.slots) {
+        active += slot.state != kFree;
+        kept += staying(slot);
+    }
+    int room = limit - kept;  // slots to hand out once the leaving workers are gone
+    for (int w = 0; w < round.waiting_count; ++w) {
+        const Waiting& waiting = round.waiting[w];
+        if (count_workers(round, waiting.database, available) > 0) continue;  // it was woken
+        if (room > 0) {
+            --room;
+            int index = active < limit ? free_slot(round) : -1;
+            if (index < 0) continue;  // a leaving worker's slot will be its own
+            round.slots[index] = WorkerSlot{};
+            round.slots[index].state = kStarting;
+            round.slots[index].database = waiting.database;
+            round.start_since[round.start_count] = waiting.since;
+            round.starts[round.start_count++] = index;
+            ++active;
+            continue;
+        }
+        int leaver = pick_leaver(round, waiting.database);
+        if (leaver < 0) continue;
+        round.slots[leaver].leave = true;
+        round.leaves[round.leave_count++] = leaver;
+    }
+}
+
+void apply(const Round& round) {
+    Latch* latches[kMaxWorkers];
+    int latch_count = 0;
+    {
+        SpinGuard lock;
+        for (int s = 0; s < round.start_count; ++s) {
+            int index = round.starts[s];
+            shared->slots[index] = round.slots[index];
+            if (DatabaseEntry* entry = find_database(round.slots[index].database, false)) {
+                entry->requested = false;
+                entry->wake_at = 0;
+            }
+        }
+        for (int l = 0; l < round.leave_count; ++l) {
+            WorkerSlot& slot = shared->slots[round.leaves[l]];
+            if (slot.state != kRunning || slot.pid != round.slots[round.leaves[l]].pid) continue;
+            slot.leave = true;
+            if (slot.latch != nullptr) latches[latch_count++] = slot.latch;
+        }
+    }
+    for (int i = 0; i < latch_count; ++i) SetLatch(latches[i]);
+}
+
+// Starts workers for databases with due work, within mcp_analytics.job_workers, and asks
+// workers to leave for them. Returns how long to sleep before looking again.
+long start_needed_workers() {
+    Round round;
+    take_snapshot(round, GetCurrentTimestamp());
+    int limit = std::min(jobs_settings::job_workers, kMaxWorkers);
+    if (limit > 0) plan(round, limit);
+    apply(round);
+    for (int s = 0; s < round.start_count; ++s) {
+        int index = round.starts[s];
+        if (start_worker(index)) continue;
         // No background worker slot free (max_worker_processes): try again shortly.
         SpinGuard lock;
-        WorkerSlot& slot = shared->slots[to_start[i]];
-        if (DatabaseEntry* entry = find_database(slot.database, true)) entry->requested = true;
+        WorkerSlot& slot = shared->slots[index];
+        mark_requested(find_database(slot.database, true), round.start_since[s]);
         slot = WorkerSlot{};
-        nap_ms = std::min(nap_ms, 1000L);
+        round.nap_ms = std::min(round.nap_ms, 1000L);
     }
-    return nap_ms;
+    return round.nap_ms;
 }
 
 void launcher_loop() {
@@ -323,13 +442,13 @@ void launcher_loop() {
 void worker_exit(int, Datum) {
     if (shared == nullptr || my_slot < 0) return;
     Latch* launcher = nullptr;
+    TimestampTz now = GetCurrentTimestamp();
     {
         SpinGuard lock;
         WorkerSlot& slot = shared->slots[my_slot];
         if (slot.pid == MyProcPid) {
             if (slot.busy)  // stopped mid-job: someone has to recover it
-                if (DatabaseEntry* entry = find_database(slot.database, true))
-                    entry->requested = true;
+                mark_requested(find_database(slot.database, true), now);
             slot = WorkerSlot{};
         }
         launcher = shared->launcher_latch;
@@ -383,9 +502,10 @@ bool in_job_worker() { return my_slot >= 0; }
 void request_more_workers() {
     if (shared == nullptr) return;
     Latch* launcher = nullptr;
+    TimestampTz now = GetCurrentTimestamp();
     {
         SpinGuard lock;
-        if (DatabaseEntry* entry = find_database(MyDatabaseId, true)) entry->requested = true;
+        mark_requested(find_database(MyDatabaseId, true), now);
         launcher = shared->launcher_latch;
     }
     if (launcher != nullptr) SetLatch(launcher);
@@ -418,6 +538,22 @@ bool try_exit(double next_due_s) {
     return true;
 }
 
+bool asked_to_leave() {
+    if (shared == nullptr || my_slot < 0) return false;
+    SpinGuard lock;
+    return shared->slots[my_slot].leave;
+}
+
+void leave(double next_due_s) {
+    if (shared == nullptr || my_slot < 0) return;
+    TimestampTz now = GetCurrentTimestamp();
+    SpinGuard lock;
+    if (next_due_s >= 0)
+        if (DatabaseEntry* entry = find_database(MyDatabaseId, true))
+            entry->wake_at = now + (TimestampTz)(next_due_s * 1000000.0);
+    shared->slots[my_slot].state = kExiting;
+}
+
 void reload_config_if_asked() {
     if (!ConfigReloadPending) return;
     ConfigReloadPending = false;
@@ -425,6 +561,10 @@ void reload_config_if_asked() {
 }
 
 void wait(long timeout_ms) {
+    if (shared != nullptr && my_slot >= 0) {
+        SpinGuard lock;
+        shared->slots[my_slot].idle = true;
+    }
     pg_call([&] {
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
                         std::max(timeout_ms, 1L), PG_WAIT_EXTENSION);
@@ -435,6 +575,10 @@ void wait(long timeout_ms) {
             ProcessConfigFile(PGC_SIGHUP);
         }
     });
+    if (shared != nullptr && my_slot >= 0) {
+        SpinGuard lock;
+        shared->slots[my_slot].idle = false;
+    }
 }
 
 std::vector<WorkerInfo> snapshot() {
@@ -452,7 +596,9 @@ std::vector<WorkerInfo> snapshot() {
     for (const WorkerSlot& slot : slots) {
         if (slot.state == kFree) continue;
         WorkerInfo info;
-        info.role = slot.state == kStarting ? "worker (starting)" : "worker";
+        info.role = slot.state == kStarting                ? "worker (starting)"
+                    : slot.leave || slot.state == kExiting ? "worker (leaving)"
+                                                           : "worker";
         info.pid = slot.pid;
         info.database_oid = slot.database;
         info.busy = slot.busy;

@@ -116,19 +116,11 @@ async function waitFor(check, { timeout = 10000, interval = 100, what = 'conditi
   }
 }
 
-// Waits for a dataset to reach a status; profiling is run in this session when the
-// background workers have not taken the job within two seconds (they are few, cluster-wide).
+// Waits for a dataset to reach a status (profiling runs in the background workers).
 async function waitForStatus(url, id, status, { timeout = 30000 } = {}) {
-  const started = Date.now();
-  let ranHere = false;
   return waitFor(async () => {
     const reply = await api(url, `/api/datasets/${id}`);
-    if (reply.json?.status === status) return reply.json;
-    if (!ranHere && Date.now() - started > 2000) {
-      ranHere = true;
-      psql('CALL mcp.run_pending_jobs()');
-    }
-    return null;
+    return reply.json?.status === status ? reply.json : null;
   }, { timeout, what: `dataset ${id} to become ${status}` });
 }
 

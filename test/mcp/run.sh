@@ -51,12 +51,10 @@ body=$(DEMO="$MCP_DEMO_CONNINFO" node -e 'console.log(JSON.stringify({name: "dem
 DATASET_ID=$(curl -sf -H "Authorization: Bearer $ADMIN_KEY" -H 'Content-Type: application/json' \
     -d "$body" "$URL/api/datasets" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).id))') \
     || bail "registering the demo dataset failed"
-# Profiling runs in the background workers; when they are busy elsewhere (their number is
-# capped cluster-wide), this database's queue is run here instead.
-for i in $(seq 1 300); do
+# Profiling runs in the background workers.
+for _ in $(seq 1 300); do
     status=$(sql -d "$DB" -c "SELECT status FROM mcp.dataset($DATASET_ID)")
     [ "$status" = metadata_pending ] && break
-    [ "$i" = 30 ] && sql -d "$DB" -c "CALL mcp.run_pending_jobs()" >/dev/null 2>&1
     sleep 0.1
 done
 [ "$status" = metadata_pending ] || bail "the demo dataset was not profiled (status $status)"
