@@ -1,5 +1,6 @@
 #include "query_log.hpp"
 
+#include "dynamic_worker.hpp"
 #include "pg_guard.hpp"
 #include "spi.hpp"
 
@@ -138,20 +139,11 @@ void write_autonomously(const std::string& entry_json) {
     shared->length = entry_json.size();
     std::memcpy(shared->json, entry_json.c_str(), entry_json.size() + 1);
 
-    BackgroundWorker worker;
-    std::memset(&worker, 0, sizeof worker);
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-    worker.bgw_restart_time = BGW_NEVER_RESTART;
-    snprintf(worker.bgw_library_name, BGW_MAXLEN, "mcp_analytics");
-    snprintf(worker.bgw_function_name, BGW_MAXLEN, "mcp_query_log_writer_main");
-    snprintf(worker.bgw_name, BGW_MAXLEN, "mcp_analytics query log writer");
-    snprintf(worker.bgw_type, BGW_MAXLEN, "mcp_analytics query log writer");
-    worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(segment));
-    worker.bgw_notify_pid = MyProcPid;
-
-    BackgroundWorkerHandle* handle = nullptr;
-    bool launched = pg_call([&] { return RegisterDynamicBackgroundWorker(&worker, &handle); });
+    BackgroundWorkerHandle* handle =
+        start_dynamic_worker("mcp_query_log_writer_main", "mcp_analytics query log writer",
+                             "mcp_analytics query log writer",
+                             UInt32GetDatum(dsm_segment_handle(segment)));
+    bool launched = handle != nullptr;
     if (launched) {
         pg_call([&] {
             pid_t pid;

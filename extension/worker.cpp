@@ -1,5 +1,7 @@
 #include "worker.hpp"
 
+#include "dynamic_worker.hpp"
+
 #include "jobs.hpp"
 #include "jobs_settings.hpp"
 #include "pg_guard.hpp"
@@ -210,21 +212,11 @@ void request_every_database() {
 }
 
 bool start_worker(int index) {
-    BackgroundWorker worker;
-    std::memset(&worker, 0, sizeof worker);
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-    worker.bgw_restart_time = BGW_NEVER_RESTART;
-    snprintf(worker.bgw_library_name, BGW_MAXLEN, "mcp_analytics");
-    snprintf(worker.bgw_function_name, BGW_MAXLEN, "mcp_jobs_worker_main");
-    snprintf(worker.bgw_name, BGW_MAXLEN, "mcp_analytics job worker %d", index);
-    snprintf(worker.bgw_type, BGW_MAXLEN, "mcp_analytics job worker");
-    worker.bgw_main_arg = Int32GetDatum(index);
-    worker.bgw_notify_pid = MyProcPid;
-    BackgroundWorkerHandle* handle = nullptr;
-    bool started = pg_call([&] { return RegisterDynamicBackgroundWorker(&worker, &handle); });
-    handles[index] = started ? handle : nullptr;
-    return started;
+    BackgroundWorkerHandle* handle = start_dynamic_worker(
+        "mcp_jobs_worker_main", "mcp_analytics job worker " + std::to_string(index),
+        "mcp_analytics job worker", Int32GetDatum(index));
+    handles[index] = handle;
+    return handle != nullptr;
 }
 
 // Frees the slots of workers that are gone (also those that died before cleaning up).
