@@ -6,7 +6,9 @@
 # Suites: pg_regress (sql/, expected/), pgTAP (test/pgtap/, test/pgtap/demo/), integration
 # tests in Perl TAP (test/integration/*.t), the bridge's GoogleTest cases (CTest), and the MCP
 # client tests in Node (test/mcp/run.sh: the official SDK client and the Inspector CLI against
-# the built bridge; it restarts the cluster last, so it runs last).
+# the built bridge; it restarts the cluster last, so it runs last), and before them the
+# dashboard's browser test (test/ui/run.sh: Chromium driven by playwright-core; screenshots in
+# build/test-artifacts/ui/).
 # KEEP_TEST_CLUSTER=1 leaves the cluster and its logs in place for debugging.
 set -uo pipefail
 
@@ -136,6 +138,17 @@ cat "$WORK/ctest.out"
 c_total=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\2/p' "$WORK/ctest.out")
 c_bad=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/p' "$WORK/ctest.out")
 if [ -z "$c_total" ]; then record ctest 0 1; else record ctest $((c_total - c_bad)) "$c_bad"; fi
+
+echo "== dashboard (Debian's Chromium driven by playwright-core, test/ui/)"
+if [ "$bridge_built" = 1 ]; then
+    test/ui/run.sh >"$WORK/ui.tap" 2>&1
+else
+    echo "Bail out! the bridge did not build" >"$WORK/ui.tap"
+fi
+cat "$WORK/ui.tap"
+u_ok=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$WORK/ui.tap" | tail -n 1)
+u_bad=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$WORK/ui.tap" | tail -n 1)
+if [ -z "$u_ok" ]; then record dashboard 0 1; else record dashboard "$u_ok" "${u_bad:-1}"; fi
 
 echo "== MCP clients (Node: official SDK client and Inspector CLI, test/mcp/)"
 if [ "$bridge_built" = 1 ]; then

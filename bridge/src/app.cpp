@@ -19,6 +19,7 @@
 #include "pg_pool.hpp"
 #include "rest_routes.hpp"
 #include "sql_backend.hpp"
+#include "ui_routes.hpp"
 
 namespace mcp::bridge {
 
@@ -62,6 +63,7 @@ struct App::Parts {
           hot_reload(config.database_url, backend, auth, streams, metrics, logger),
           mcp_deps{dispatcher, backend, auth, origins, streams, metrics, pool.configured()},
           rest_deps{pool, auth, origins, metrics},
+          ui_deps{pool},
           server(config, build_router(), logger, announce,
                  [this](const RequestRecord& record) { observe(record); }) {
         register_collectors();
@@ -73,6 +75,7 @@ struct App::Parts {
         add_metrics_routes(router, metrics);
         add_mcp_routes(router, mcp_deps);
         add_rest_routes(router, rest_deps);
+        add_ui_routes(router, ui_deps);
         return router;
     }
 
@@ -123,6 +126,7 @@ struct App::Parts {
     HotReload hot_reload;
     McpHttpDeps mcp_deps;
     RestDeps rest_deps;
+    UiDeps ui_deps;
     HttpServer server;
 };
 
