@@ -119,9 +119,12 @@ END
 $$;
 COMMENT ON FUNCTION mcp._filter_time(text, text) IS 'Internal: a time filter, absolute (ISO 8601) or an age back from now (30m, 24h, 7d)';
 
-CREATE FUNCTION mcp.search_query_logs(filters jsonb DEFAULT '{}') RETURNS jsonb
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- The query-log rows matching a filter object: the vocabulary of GET /api/logs, shared with
+-- the dashboard's log views.
+CREATE FUNCTION mcp._matching_query_logs(filters jsonb) RETURNS SETOF mcp.query_logs
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    -- skip and limit page the rows; the callers apply them.
     allowed constant text[] := ARRAY['client', 'tool', 'success', 'dataset_id', 'api_key_id',
                                      'session_id', 'since', 'until', 'q', 'skip', 'limit'];
     f        jsonb := coalesce(filters, '{}');
@@ -131,10 +134,6 @@ DECLARE
     want_success  boolean;
     want_dataset  integer;
     want_key      integer;
-    skip_n        integer;
-    limit_n       integer;
-    total    bigint;
-    items    jsonb;
 BEGIN
     IF jsonb_typeof(f) <> 'object' THEN
         RAISE EXCEPTION 'filters must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
@@ -148,30 +147,51 @@ BEGIN
         want_success := (f ->> 'success')::boolean;
         want_dataset := (f ->> 'dataset_id')::integer;
         want_key := (f ->> 'api_key_id')::integer;
+    EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
+        RAISE EXCEPTION 'success is true or false; dataset_id and api_key_id are integers'
+            USING ERRCODE = 'invalid_parameter_value';
+    END;
+    since_ts := mcp._filter_time(f ->> 'since', 'since');
+    until_ts := mcp._filter_time(f ->> 'until', 'until');
+    RETURN QUERY
+    SELECT l.* FROM mcp.query_logs l
+     WHERE (f ->> 'client' IS NULL OR l.client_name = f ->> 'client')
+       AND (f ->> 'tool' IS NULL OR l.tool_used = f ->> 'tool' OR l.mcp_tool = f ->> 'tool')
+       AND (want_success IS NULL OR l.success = want_success)
+       AND (want_dataset IS NULL OR l.datasets_used @> ARRAY[want_dataset])
+       AND (want_key IS NULL OR l.api_key_id = want_key)
+       AND (f ->> 'session_id' IS NULL OR l.session_id = f ->> 'session_id')
+       AND (since_ts IS NULL OR l.created_at >= since_ts)
+       AND (until_ts IS NULL OR l.created_at < until_ts)
+       AND (f ->> 'q' IS NULL OR strpos(lower(l.query_text), lower(f ->> 'q')) > 0
+            OR strpos(lower(coalesce(l.error_message, '')), lower(f ->> 'q')) > 0);
+END
+$$;
+COMMENT ON FUNCTION mcp._matching_query_logs(jsonb) IS
+'Internal: query-log rows matching {client, tool, success, dataset_id, api_key_id, session_id, since, until, q}, shared by mcp.search_query_logs (REST) and the dashboard';
+
+CREATE FUNCTION mcp.search_query_logs(filters jsonb DEFAULT '{}') RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    f        jsonb := coalesce(filters, '{}');
+    skip_n   integer;
+    limit_n  integer;
+    total    bigint;
+    items    jsonb;
+BEGIN
+    IF jsonb_typeof(f) <> 'object' THEN
+        RAISE EXCEPTION 'filters must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    BEGIN
         skip_n := coalesce((f ->> 'skip')::integer, 0);
         limit_n := coalesce((f ->> 'limit')::integer, 100);
     EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
-        RAISE EXCEPTION 'success is true or false; dataset_id, api_key_id, skip and limit are integers'
-            USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'skip and limit are integers' USING ERRCODE = 'invalid_parameter_value';
     END;
     IF skip_n < 0 OR limit_n NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'skip must be 0 or more and limit from 1 to 1000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    since_ts := mcp._filter_time(f ->> 'since', 'since');
-    until_ts := mcp._filter_time(f ->> 'until', 'until');
-
-    WITH matching AS (
-        SELECT l.* FROM mcp.query_logs l
-         WHERE (f ->> 'client' IS NULL OR l.client_name = f ->> 'client')
-           AND (f ->> 'tool' IS NULL OR l.tool_used = f ->> 'tool' OR l.mcp_tool = f ->> 'tool')
-           AND (want_success IS NULL OR l.success = want_success)
-           AND (want_dataset IS NULL OR l.datasets_used @> ARRAY[want_dataset])
-           AND (want_key IS NULL OR l.api_key_id = want_key)
-           AND (f ->> 'session_id' IS NULL OR l.session_id = f ->> 'session_id')
-           AND (since_ts IS NULL OR l.created_at >= since_ts)
-           AND (until_ts IS NULL OR l.created_at < until_ts)
-           AND (f ->> 'q' IS NULL OR strpos(lower(l.query_text), lower(f ->> 'q')) > 0
-                OR strpos(lower(coalesce(l.error_message, '')), lower(f ->> 'q')) > 0))
+    WITH matching AS (SELECT * FROM mcp._matching_query_logs(f))
     SELECT (SELECT count(*) FROM matching),
            (SELECT coalesce(jsonb_agg(to_jsonb(page) ORDER BY page.created_at DESC, page.id DESC), '[]')
               FROM (SELECT * FROM matching m ORDER BY m.created_at DESC, m.id DESC OFFSET skip_n LIMIT limit_n) page)

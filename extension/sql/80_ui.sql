@@ -110,56 +110,9 @@ $$;
 COMMENT ON FUNCTION mcp.ui_sign_out(text) IS 'Ends a dashboard session (signing out); true when there was one.';
 
 ------------------------------------------------------------------------------------------
--- Query-log views: the rows matching the dashboard's filters (the vocabulary of
--- mcp.search_query_logs), statistics for its charts, one entry in detail, CSV export.
+-- Query-log views: statistics for the dashboard's charts, one entry in detail, CSV
+-- export, over the rows mcp._matching_query_logs selects.
 ------------------------------------------------------------------------------------------
-CREATE FUNCTION mcp._ui_matching_logs(filters jsonb) RETURNS SETOF mcp.query_logs
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    allowed constant text[] := ARRAY['client', 'tool', 'success', 'dataset_id', 'api_key_id',
-                                     'session_id', 'since', 'until', 'q'];
-    f        jsonb := coalesce(filters, '{}');
-    unknown  text;
-    since_ts timestamptz;
-    until_ts timestamptz;
-    want_success  boolean;
-    want_dataset  integer;
-    want_key      integer;
-BEGIN
-    IF jsonb_typeof(f) <> 'object' THEN
-        RAISE EXCEPTION 'filters must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT string_agg(k, ', ' ORDER BY k) INTO unknown FROM jsonb_object_keys(f) k WHERE k <> ALL (allowed);
-    IF unknown IS NOT NULL THEN
-        RAISE EXCEPTION 'unknown filter(s): %', unknown
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Filters: ' || array_to_string(allowed, ', ') || '.';
-    END IF;
-    BEGIN
-        want_success := (f ->> 'success')::boolean;
-        want_dataset := (f ->> 'dataset_id')::integer;
-        want_key := (f ->> 'api_key_id')::integer;
-    EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
-        RAISE EXCEPTION 'success is true or false; dataset_id and api_key_id are integers'
-            USING ERRCODE = 'invalid_parameter_value';
-    END;
-    since_ts := mcp._filter_time(f ->> 'since', 'since');
-    until_ts := mcp._filter_time(f ->> 'until', 'until');
-    RETURN QUERY
-    SELECT l.* FROM mcp.query_logs l
-     WHERE (f ->> 'client' IS NULL OR l.client_name = f ->> 'client')
-       AND (f ->> 'tool' IS NULL OR l.tool_used = f ->> 'tool')
-       AND (want_success IS NULL OR l.success = want_success)
-       AND (want_dataset IS NULL OR l.datasets_used @> ARRAY[want_dataset])
-       AND (want_key IS NULL OR l.api_key_id = want_key)
-       AND (f ->> 'session_id' IS NULL OR l.session_id = f ->> 'session_id')
-       AND (since_ts IS NULL OR l.created_at >= since_ts)
-       AND (until_ts IS NULL OR l.created_at < until_ts)
-       AND (f ->> 'q' IS NULL OR strpos(lower(l.query_text), lower(f ->> 'q')) > 0
-            OR strpos(lower(coalesce(l.error_message, '')), lower(f ->> 'q')) > 0);
-END
-$$;
-COMMENT ON FUNCTION mcp._ui_matching_logs(jsonb) IS
-'Internal: query-log rows matching {client, tool, success, dataset_id, api_key_id, session_id, since, until, q}, the filters of mcp.search_query_logs without paging';
 
 -- The label a log row is charted under: the MCP client's name, else its client family.
 CREATE FUNCTION mcp._ui_client_label(client_name text, tool_used text) RETURNS text
@@ -205,7 +158,7 @@ BEGIN
         SELECT mcp._ui_client_label(l.client_name, l.tool_used) AS client,
                floor((extract(epoch FROM l.created_at) - first_at) / width)::integer AS bucket,
                l.execution_time_ms, l.success
-          FROM mcp._ui_matching_logs(f) l
+          FROM mcp._matching_query_logs(f) l
     ),
     buckets AS (SELECT generate_series(0, n_buckets - 1) AS bucket),
     ranked AS (
@@ -332,7 +285,7 @@ BEGIN
                    coalesce(l.response_size_bytes::text, ''), l.was_cached::text,
                    coalesce(l.api_key_id::text, ''), mcp._csv_field(l.user_agent),
                    mcp._csv_field(l.query_text)) AS line
-              FROM mcp._ui_matching_logs(filters) l
+              FROM mcp._matching_query_logs(filters) l
              ORDER BY l.created_at DESC, l.id DESC
              LIMIT max_rows) AS page;
     RETURN 'id,created_at,client_name,client_version,tool_used,query_type,datasets_used,success,'
