@@ -10,41 +10,12 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-: "${PGHOST:?}" "${PGPORT:?}" "${MCP_DEMO_CONNINFO:?}"
-export PGUSER=${PGUSER:-postgres}
-# The product's own flow: registering a dataset queues its profiling (make test turns that off
-# for the registry's tests through PGOPTIONS; later settings win).
-export PGOPTIONS="${PGOPTIONS:-} -c mcp_analytics.profile_on_register=on"
-DB=mcp_bridge_test
-BIN=${MCP_BRIDGE_BIN:-$ROOT/build/bridge/mcp-bridge}
-WORK=$(mktemp -d /tmp/mcp_bridge_node.XXXXXX)
-BRIDGE_PID=
-cleanup() {
-    if [ -n "$BRIDGE_PID" ] && kill -0 "$BRIDGE_PID" 2>/dev/null; then
-        kill -TERM "$BRIDGE_PID"; wait "$BRIDGE_PID" 2>/dev/null
-    fi
-    mkdir -p "$ROOT/build/test-artifacts"
-    cp "$WORK/bridge.log" "$ROOT/build/test-artifacts/mcp-bridge.log" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-bail() { echo "Bail out! $*"; exit 1; }
-[ -x "$BIN" ] || bail "mcp-bridge is not built ($BIN)"
+# shellcheck source=../support/bridge_fixture.sh
+. "$ROOT/test/support/bridge_fixture.sh"
+fixture_begin mcp_bridge_test "$ROOT/build/test-artifacts/mcp-bridge.log"
 NODE_MODULES=$("$ROOT/test/mcp/install.sh") || bail "npm ci failed"
-
-sql() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
-sql -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null || bail "cannot create $DB"
-sql -d "$DB" -c "CREATE EXTENSION mcp_analytics" >/dev/null || bail "cannot create the extension"
-ADMIN_KEY=$(sql -d "$DB" -c "SELECT mcp.create_api_key('node tests admin', 'admin')")
-READER_KEY=$(sql -d "$DB" -c "SELECT mcp.create_api_key('node tests reader', 'reader')")
-DB_URL="host=$PGHOST port=$PGPORT dbname=$DB user=$PGUSER"
-
-MCP_BRIDGE_DATABASE_URL=$DB_URL "$BIN" --listen 127.0.0.1:0 >"$WORK/bridge.out" 2>"$WORK/bridge.log" &
-BRIDGE_PID=$!
-for _ in $(seq 1 100); do grep -q "listening on" "$WORK/bridge.out" 2>/dev/null && break; sleep 0.1; done
-URL=$(sed -n 's/^mcp-bridge listening on //p' "$WORK/bridge.out")
-[ -n "$URL" ] || bail "the bridge did not start: $(tail -5 "$WORK/bridge.log")"
+fixture_database "node tests"
+fixture_start_bridge
 
 # The demo dataset, registered and approved the way an admin's client would.
 body=$(DEMO="$MCP_DEMO_CONNINFO" node -e 'console.log(JSON.stringify({name: "demo_panel", connection_string: process.env.DEMO, description: "Synthetic smartphone and connected-TV panel"}))')
