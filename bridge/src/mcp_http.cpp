@@ -1,5 +1,7 @@
 #include "mcp_http.hpp"
 
+#include "http_headers.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -19,18 +21,6 @@ namespace {
 constexpr std::size_t max_batch_messages = 100;
 constexpr std::size_t max_user_agent = 500;
 
-std::string lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
-std::string header(const Request& request, std::string_view name) {
-    const auto found = request.find(name);
-    return found == request.end() ? std::string() : std::string(found->value());
-}
-
 Reply rpc_reply(http::status status, const std::string& body) {
     return Reply{json_response(status, body), nullptr, {}};
 }
@@ -44,19 +34,15 @@ Reply rpc_failure(http::status status, int code, std::string_view text,
 // Answers as SSE only for a client that accepts nothing else; JSON is simplest for the rest,
 // including those that send no Accept at all (never 406).
 bool wants_event_stream(const Request& request) {
-    const std::string accept = lower(header(request, "Accept"));
+    const std::string accept = lowercase(header_value(request, "Accept"));
     return accept.find("text/event-stream") != std::string::npos &&
            accept.find("application/json") == std::string::npos &&
            accept.find("*/*") == std::string::npos;
 }
 
 bool json_content_type(const Request& request) {
-    const auto found = request.find(http::field::content_type);
-    if (found == request.end()) {
-        return true;  // lenient: some clients send none
-    }
-    const std::string type = lower(found->value());
-    return type.rfind("application/json", 0) == 0;
+    const std::string type = content_type(request);
+    return type.empty() || starts_with(type, "application/json");  // lenient: some send none
 }
 
 struct Gate {
@@ -86,7 +72,7 @@ Gate check_request(const McpHttpDeps& deps, const Request& request) {
         return gate;
     }
     gate.identity = auth.identity;
-    const std::string version = header(request, "MCP-Protocol-Version");
+    const std::string version = header_value(request, "MCP-Protocol-Version");
     if (!version.empty() && !is_supported_protocol_version(version)) {
         gate.refusal = rpc_failure(http::status::bad_request, rpc_error::bad_request,
                                    "Bad Request: unsupported MCP-Protocol-Version " +
@@ -100,7 +86,7 @@ enum class SessionState { found, missing, unknown, unavailable };
 
 SessionState load_session(const McpHttpDeps& deps, const Request& request, const Identity& identity,
                           DispatchContext& context) {
-    const std::string id = header(request, "Mcp-Session-Id");
+    const std::string id = header_value(request, "Mcp-Session-Id");
     if (id.empty()) {
         return SessionState::missing;
     }
@@ -176,7 +162,7 @@ Reply handle_post(const McpHttpDeps& deps, const Request& request) {
 
     DispatchContext context;
     context.caller.identity = gate.identity;
-    context.caller.user_agent = header(request, "User-Agent").substr(0, max_user_agent);
+    context.caller.user_agent = header_value(request, "User-Agent").substr(0, max_user_agent);
     context.transport = "http";
     const bool initialize = !body.batch && first.kind == MessageKind::request &&
                             first.method == "initialize";
@@ -269,7 +255,7 @@ Reply handle_delete(const McpHttpDeps& deps, const Request& request) {
     if (gate.refusal) {
         return std::move(*gate.refusal);
     }
-    const std::string id = header(request, "Mcp-Session-Id");
+    const std::string id = header_value(request, "Mcp-Session-Id");
     if (id.empty()) {
         return *session_refusal(SessionState::missing, nullptr);
     }

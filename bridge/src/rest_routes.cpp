@@ -1,5 +1,7 @@
 #include "rest_routes.hpp"
 
+#include "http_headers.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -111,14 +113,7 @@ std::optional<std::string> dataset_id(const RouteParams& params) {
 }
 
 bool json_content_type(const Request& request) {
-    const auto found = request.find(http::field::content_type);
-    if (found == request.end()) {
-        return false;
-    }
-    std::string type(found->value());
-    std::transform(type.begin(), type.end(), type.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return type.rfind("application/json", 0) == 0;
+    return starts_with(content_type(request), "application/json");
 }
 
 // The body as a JSON object, or the reason it is not one.

@@ -1,5 +1,7 @@
 #include "ui_form.hpp"
 
+#include "http_headers.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -41,14 +43,7 @@ std::optional<FormData> FormData::from_target(std::string_view target) {
 }
 
 std::optional<FormData> FormData::from_body(const Request& request) {
-    const auto found = request.find(http::field::content_type);
-    if (found == request.end()) {
-        return std::nullopt;
-    }
-    std::string type(found->value());
-    std::transform(type.begin(), type.end(), type.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (type.rfind("application/x-www-form-urlencoded", 0) != 0) {
+    if (!starts_with(content_type(request), "application/x-www-form-urlencoded")) {
         return std::nullopt;
     }
     return parse(request.body());

@@ -1,5 +1,7 @@
 #include "ui_routes.hpp"
 
+#include "http_headers.hpp"
+
 #include <memory>
 
 #include "json.hpp"
@@ -25,11 +27,6 @@ constexpr const char* htmx_config =
     R"("historyCacheSize":0,"refreshOnHistoryMiss":true,"historyRestoreAsHxRequest":false,)"
     R"("selfRequestsOnly":true,"defaultSettleDelay":0,"attributesToSettle":["class","width","height"],)"
     R"("responseHandling":[{"code":"204","swap":false},{"code":"...","swap":true}]})";
-
-std::string header_value(const Request& request, std::string_view name) {
-    const auto found = request.find(name);
-    return found == request.end() ? std::string() : std::string(found->value());
-}
 
 bool is_htmx_fragment_request(const Request& request) {
     return header_value(request, "HX-Request") == "true" &&

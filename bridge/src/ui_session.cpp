@@ -1,5 +1,7 @@
 #include "ui_session.hpp"
 
+#include "http_headers.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
@@ -21,18 +23,6 @@ std::string_view trim(std::string_view text) {
     return text.substr(first, text.find_last_not_of(" \t") - first + 1);
 }
 
-std::string lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
-std::string header(const Request& request, std::string_view name) {
-    const auto found = request.find(name);
-    return found == request.end() ? std::string() : std::string(found->value());
-}
-
 // "scheme://host[:port]" → "host[:port]", lowercased; empty when it is not such an origin.
 std::string origin_authority(std::string_view origin) {
     const auto scheme_end = origin.find("://");
@@ -43,7 +33,7 @@ std::string origin_authority(std::string_view origin) {
     if (rest.empty() || rest.find_first_of("/?#@") != std::string_view::npos) {
         return {};
     }
-    return lower(rest);
+    return lowercase(rest);
 }
 
 }  // namespace
@@ -67,10 +57,10 @@ std::optional<std::string> request_cookie(const Request& request, std::string_vi
 }
 
 bool request_is_https(const Request& request) {
-    if (lower(trim(header(request, "X-Forwarded-Proto"))) == "https") {
+    if (lowercase(trim(header_value(request, "X-Forwarded-Proto"))) == "https") {
         return true;
     }
-    return lower(header(request, "Origin")).rfind("https://", 0) == 0;
+    return lowercase(header_value(request, "Origin")).rfind("https://", 0) == 0;
 }
 
 std::string ui_cookie(std::string_view name, std::string_view value, std::string_view path,
@@ -89,7 +79,7 @@ std::string ui_cookie_clear(std::string_view name, std::string_view path, bool s
 }
 
 bool same_origin_request(const Request& request) {
-    const std::string fetch_site = lower(trim(header(request, "Sec-Fetch-Site")));
+    const std::string fetch_site = lowercase(trim(header_value(request, "Sec-Fetch-Site")));
     if (!fetch_site.empty() && fetch_site != "same-origin" && fetch_site != "none") {
         return false;
     }
@@ -101,8 +91,8 @@ bool same_origin_request(const Request& request) {
     if (authority.empty()) {
         return false;  // "null" (sandboxed frames, some redirects) or garbage
     }
-    const std::string host = lower(trim(header(request, "Host")));
-    const std::string forwarded = lower(trim(header(request, "X-Forwarded-Host")));
+    const std::string host = lowercase(trim(header_value(request, "Host")));
+    const std::string forwarded = lowercase(trim(header_value(request, "X-Forwarded-Host")));
     return authority == host || (!forwarded.empty() && authority == forwarded);
 }
 
