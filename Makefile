@@ -12,13 +12,17 @@ PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/bin/pg_config
 
 EXTENSION  = mcp_analytics
 MODULE_big = mcp_analytics
-# The install script is assembled from one part per concern (extension/sql/NN_*.sql);
-# upgrade scripts (extension/mcp_analytics--A--B.sql) ship as they are.
-EXTENSION_VERSION = 0.1.0
+# The install script is assembled from one part per concern (extension/sql/NN_*.sql), and
+# so is each upgrade script (extension/upgrade/A--B/NN_*.sql). Earlier versions' install
+# scripts ship frozen (extension/versions/), so `CREATE EXTENSION ... VERSION '0.1.0'` then
+# `ALTER EXTENSION ... UPDATE` can be tested; the library keeps every C symbol they name.
+EXTENSION_VERSION = 0.2.0
 MCP_INSTALL_SCRIPT = $(EXTENSION)--$(EXTENSION_VERSION).sql
 SQL_PARTS  = $(sort $(wildcard extension/sql/*.sql))
-DATA_built = $(MCP_INSTALL_SCRIPT)
-DATA       = $(sort $(wildcard extension/mcp_analytics--*--*.sql))
+MCP_UPGRADE_DIRS    = $(notdir $(wildcard extension/upgrade/*--*))
+MCP_UPGRADE_SCRIPTS = $(addprefix $(EXTENSION)--,$(addsuffix .sql,$(MCP_UPGRADE_DIRS)))
+DATA_built = $(MCP_INSTALL_SCRIPT) $(MCP_UPGRADE_SCRIPTS)
+DATA       = $(sort $(wildcard extension/versions/$(EXTENSION)--*.sql))
 OBJS       = $(patsubst %.cpp,%.o,$(sort $(wildcard extension/*.cpp)))
 PGFILEDESC = "mcp_analytics - dataset registry and safe analytics for MCP clients"
 
@@ -98,6 +102,10 @@ print-regress:
 	@echo $(REGRESS)
 
 $(MCP_INSTALL_SCRIPT): $(SQL_PARTS)
+	cat $^ > $@
+
+.SECONDEXPANSION:
+$(MCP_UPGRADE_SCRIPTS): $(EXTENSION)--%.sql: $$(sort $$(wildcard extension/upgrade/%/*.sql))
 	cat $^ > $@
 
 # PGXS tracks no header dependencies; every object depends on every header of ours.

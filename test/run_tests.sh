@@ -21,6 +21,9 @@ ARTIFACTS=${TEST_ARTIFACTS:-$ROOT/build/test-artifacts}
 
 passed=0
 failed=0
+# TEST_SUITES="regress pgtap integration bridge ui mcp" runs only the named suites (for
+# development; make test runs them all).
+want() { [ -z "${TEST_SUITES:-}" ] || [[ " $TEST_SUITES " == *" $1 "* ]]; }
 suite_results=()
 
 record() {  # suite passed failed
@@ -31,8 +34,11 @@ record() {  # suite passed failed
 mkdir -p "$ROOT/build"
 echo "== build"
 make -s all >/dev/null || { echo "extension build failed"; echo "0 passed, 1 failed"; exit 1; }
-if [ "$(id -u)" = 0 ]; then make -s install >/dev/null; else sudo make -s install >/dev/null; fi \
+# Into a private copy of the PostgreSQL installation (build/pg): the suites test this tree's
+# build whatever is installed system-wide, and need no root for it.
+PRIVATE_PG_BINDIR=$("$ROOT/test/support/private_pg.sh" "$ROOT/build/pg") \
     || { echo "install failed"; echo "0 passed, 1 failed"; exit 1; }
+export PATH=$PRIVATE_PG_BINDIR:$PATH
 # A broken bridge build fails its suite, not the extension's.
 bridge_built=1
 make -s bridge >"$ROOT/build/bridge-build.log" 2>&1 || { bridge_built=0; tail -40 "$ROOT/build/bridge-build.log"; }
@@ -96,6 +102,7 @@ SQL
 psql_quiet -d mcp_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION mcp_analytics" \
     || setup_failed "CREATE EXTENSION mcp_analytics"
 
+if want regress; then
 echo "== pg_regress"
 PG_REGRESS=$(dirname "$(pg_config --pgxs)")/../test/regress/pg_regress
 regress_tests=$(make -s -f "$ROOT/Makefile" print-regress 2>/dev/null)
@@ -106,6 +113,7 @@ r_ok=$(grep -cE '\.\.\. ok' "$WORK/regress.out" || true)
 r_bad=$(grep -ciE '\.\.\. failed' "$WORK/regress.out" || true)
 [ -f "$WORK/regress/regression.diffs" ] && head -200 "$WORK/regress/regression.diffs"
 record pg_regress "$r_ok" "$r_bad"
+fi
 
 run_tap() {  # suite-name command...
     local name=$1; shift
@@ -121,13 +129,18 @@ run_tap() {  # suite-name command...
     record "$name" "$ok" "$bad"
 }
 
+if want pgtap; then
 echo "== pgTAP"
 run_tap pgtap pg_prove -v -d mcp_tap test/pgtap/*.sql
 run_tap pgtap-demo env PGOPTIONS="-c search_path=public,tap" pg_prove -v -d mcp_demo test/pgtap/demo/*.sql
+fi
 
+if want integration; then
 echo "== integration"
 run_tap integration prove -v test/integration/
+fi
 
+if want bridge; then
 echo "== bridge (GoogleTest)"
 if [ "$bridge_built" = 1 ]; then
     ctest --test-dir build/bridge --output-on-failure >"$WORK/ctest.out" 2>&1
@@ -138,7 +151,9 @@ cat "$WORK/ctest.out"
 c_total=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\2/p' "$WORK/ctest.out")
 c_bad=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/p' "$WORK/ctest.out")
 if [ -z "$c_total" ]; then record ctest 0 1; else record ctest $((c_total - c_bad)) "$c_bad"; fi
+fi
 
+if want ui; then
 echo "== dashboard (Debian's Chromium driven by playwright-core, test/ui/)"
 if [ "$bridge_built" = 1 ]; then
     test/ui/run.sh >"$WORK/ui.tap" 2>&1
@@ -149,7 +164,9 @@ cat "$WORK/ui.tap"
 u_ok=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$WORK/ui.tap" | tail -n 1)
 u_bad=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$WORK/ui.tap" | tail -n 1)
 if [ -z "$u_ok" ]; then record dashboard 0 1; else record dashboard "$u_ok" "${u_bad:-1}"; fi
+fi
 
+if want mcp; then
 echo "== MCP clients (Node: official SDK client and Inspector CLI, test/mcp/)"
 if [ "$bridge_built" = 1 ]; then
     test/mcp/run.sh >"$WORK/mcp.tap" 2>&1
@@ -160,6 +177,7 @@ cat "$WORK/mcp.tap"
 m_ok=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$WORK/mcp.tap" | tail -n 1)
 m_bad=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$WORK/mcp.tap" | tail -n 1)
 if [ -z "$m_ok" ]; then record mcp-clients 0 1; else record mcp-clients "$m_ok" "${m_bad:-1}"; fi
+fi
 
 echo "== summary"
 printf '%s\n' "${suite_results[@]}"

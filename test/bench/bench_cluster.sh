@@ -1,6 +1,6 @@
 # Sourced by the benchmarks: a throwaway cluster with the demo panel and mcp_analytics.
 #
-#   bench_cluster_start PREFIX BASE_PORT   install, start a cluster in /tmp/PREFIX.XXXXXX (stopped
+#   bench_cluster_start PREFIX BASE_PORT   install (privately), start a cluster in /tmp/PREFIX.XXXXXX (stopped
 #                                          and removed on exit); sets WORK, PORT, PG* variables
 #   bench_load_demo SCALE [EXTRA_SQL]      demo panel in mcp_demo with read-only role
 #                                          mcp_demo_reader; sets PASSWORD and CONNINFO
@@ -13,8 +13,10 @@ bench_sql() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 
 bench_cluster_start() {
     local prefix=$1 base_port=$2
-    if [ "$(id -u)" = 0 ]; then make -s -C "$BENCH_ROOT" install >/dev/null
-    else sudo make -s -C "$BENCH_ROOT" install >/dev/null; fi
+    # This tree's build, in its private copy of the installation (as make test does).
+    local bindir
+    bindir=$("$BENCH_SUPPORT/private_pg.sh" "$BENCH_ROOT/build/pg") || return 1
+    export PATH=$bindir:$PATH
     WORK=$(mktemp -d "/tmp/$prefix.XXXXXX")
     chmod 755 "$WORK"
     trap '"$BENCH_SUPPORT/pg_cluster.sh" stop "$WORK"; rm -rf "$WORK"' EXIT
