@@ -149,7 +149,7 @@ std::vector<Variant> level1() {
                                   to_char(coalesce(s.row_count, 0), 'FM999,999,999,999') || ' rows)', ', ' ORDER BY s.table_name)
                   FROM mcp.dataset_schemas s WHERE s.dataset_id = d.id)
           FROM mcp.datasets d LEFT JOIN mcp.llm_metadata m ON m.dataset_id = d.id
-         WHERE d.status IN ('approved', 'active')
+         WHERE d.status IN ('approved', 'active') AND mcp._may_use_dataset(d.id)
          ORDER BY d.id)SQL");
     std::string head = "# Live datasets (" + std::to_string(rows.size()) + ")\n";
     if (rows.empty())
@@ -201,7 +201,7 @@ DatasetFacts load_dataset_facts(int dataset_id) {
                d.dataset_type, coalesce(m.data_dictionary, '{}')::text,
                array_to_string(m.quality_observations, E'\n')
           FROM mcp.datasets d LEFT JOIN mcp.llm_metadata m ON m.dataset_id = d.id
-         WHERE d.id = $1::integer)SQL",
+         WHERE d.id = $1::integer AND mcp._may_use_dataset(d.id))SQL",
                            {std::to_string(dataset_id)});
     if (rows.empty())
         throw PgError(ERRCODE_NO_DATA_FOUND,
@@ -564,9 +564,25 @@ Request read_request(FunctionCallInfo fcinfo) {
     return request;
 }
 
+// Who is asking decides what levels 1-3 show (mcp._may_use_dataset): level 1 is cached per
+// caller, and levels 2 and 3 are checked before the cache is consulted.
+std::string caller_scope(const Request& request) {
+    if (request.dataset_id) {
+        auto allowed = spi::query("SELECT mcp._may_use_dataset($1::integer)",
+                                  {std::to_string(*request.dataset_id)});
+        if (allowed.empty() || !allowed[0][0] || *allowed[0][0] != "t")
+            throw PgError(ERRCODE_NO_DATA_FOUND,
+                          "dataset " + std::to_string(*request.dataset_id) + " does not exist", {},
+                          "Level 1 lists the live datasets with their ids.");
+    }
+    if (request.level != 1) return "";
+    auto caller = spi::query("SELECT mcp._caller_api_key()");
+    return "|k" + (caller.empty() || !caller[0][0] ? std::string("-") : *caller[0][0]);
+}
+
 Rendered render(const Request& request) {
     const int budget = jobs_settings::context_tokens[request.level];
-    const std::string key = cache_key(request, budget);
+    const std::string key = cache_key(request, budget) + caller_scope(request);
     auto cached = spi::query(
         "SELECT context_text, token_count FROM mcp.context_cache "
         " WHERE cache_key = $1 AND (expires_at IS NULL OR expires_at > now())",

@@ -26,7 +26,7 @@ DatasetRecord load_dataset(int dataset_id) {
     auto rows = spi::query(
         "SELECT id, name, status, credential_version, connection_ciphertext, "
         "       weight_column_name, user_id_column_name, user_table_name "
-        "  FROM mcp.datasets WHERE id = $1::integer",
+        "  FROM mcp.datasets WHERE id = $1::integer AND mcp._may_use_dataset(id)",
         {std::to_string(dataset_id)}, true);
     if (rows.empty())
         throw PgError(ERRCODE_NO_DATA_FOUND, "dataset " + std::to_string(dataset_id) +

@@ -24,7 +24,8 @@ struct DatasetRecord {
 };
 
 // Reads the dataset through SPI (a transaction must be open). Throws PgError P0002
-// (no_data_found) when there is no such dataset.
+// (no_data_found) when there is no such dataset, or the caller may not see it
+// (mcp._may_use_dataset): the two are told apart by nobody.
 DatasetRecord load_dataset(int dataset_id);
 
 // Decrypts the stored connection string with the configured key and connects.

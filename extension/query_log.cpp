@@ -22,6 +22,7 @@ extern "C" {
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cstdlib>
 #include <cstring>
 
 namespace mcp::ext::query_log {
@@ -36,6 +37,17 @@ struct SharedEntry {
 };
 
 const char* const kInsert = "SELECT mcp._log_query(e) FROM jsonb_array_elements($1::jsonb) AS e";
+
+// The caller the bridge set on its connection (setting mcp.caller, see mcp._caller_api_key):
+// written into the entry, because a log row written autonomously is written by another
+// session, which does not see this one's settings.
+int caller_from_setting() {
+    const char* caller = pg_call([] { return GetConfigOption("mcp.caller", true, false); });
+    if (caller == nullptr || caller[0] == '\0' || std::strlen(caller) > 9) return 0;
+    for (const char* c = caller; *c; ++c)
+        if (*c < '0' || *c > '9') return 0;
+    return std::atoi(caller);
+}
 
 }  // namespace
 
@@ -65,6 +77,9 @@ std::string normalize_context(const std::string& context_text) {
         if (!key_id->value.IsInt()) throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "context.api_key_id must be an integer");
         out.Key("api_key_id");
         out.Int(key_id->value.GetInt());
+    } else if (int caller = caller_from_setting(); caller > 0) {
+        out.Key("api_key_id");
+        out.Int(caller);
     }
     out.EndObject();
     return buffer.GetString();
@@ -79,6 +94,10 @@ std::string request_context(const std::string& fallback_tool) {
     out.StartObject();
     out.Key("tool");
     out.String(fallback_tool.c_str());
+    if (int caller = caller_from_setting(); caller > 0) {
+        out.Key("api_key_id");
+        out.Int(caller);
+    }
     out.EndObject();
     return buffer.GetString();
 }

@@ -108,13 +108,17 @@ CREATE TABLE mcp.query_logs (
     response_format      text CHECK (response_format IN ('markdown', 'csv', 'json')),
     response_size_bytes  integer CHECK (response_size_bytes >= 0),
     was_cached           boolean NOT NULL DEFAULT false,
-    created_at           timestamptz NOT NULL DEFAULT now()
+    created_at           timestamptz NOT NULL DEFAULT now(),
+    user_id              integer,
+    oauth_client_id      integer
 );
 CREATE INDEX query_logs_created_at_idx ON mcp.query_logs (created_at DESC);
 CREATE INDEX query_logs_tool_used_idx ON mcp.query_logs (tool_used);
 CREATE INDEX query_logs_datasets_used_idx ON mcp.query_logs USING gin (datasets_used);
 COMMENT ON TABLE mcp.query_logs IS 'One row per query run for a client, successful or not';
 COMMENT ON COLUMN mcp.query_logs.tool_used IS 'The client family (claude, chatgpt, cursor, …, the client''s own name, api or sql), from mcp.client_tool()';
+COMMENT ON COLUMN mcp.query_logs.user_id IS 'The person (mcp.users) the query ran for: signed in to the dashboard or through an OAuth client; NULL for an API key';
+COMMENT ON COLUMN mcp.query_logs.oauth_client_id IS 'The OAuth client (mcp.oauth_clients) the person connected with, when the query came through one';
 COMMENT ON COLUMN mcp.query_logs.mcp_tool IS 'The MCP tool that ran the query (execute_query, weighted_query, …); NULL for a direct SQL call';
 
 CREATE UNLOGGED TABLE mcp.context_cache (
@@ -162,9 +166,17 @@ CREATE TABLE mcp.api_keys (
     created_at     timestamptz NOT NULL DEFAULT now(),
     expires_at     timestamptz,
     revoked_at     timestamptz,
-    last_used_at   timestamptz
+    last_used_at   timestamptz,
+    kind           text NOT NULL DEFAULT 'key' CHECK (kind IN ('key', 'user', 'oauth')),
+    user_id        integer,
+    oauth_client_id integer,
+    scopes         text[] NOT NULL DEFAULT '{}',
+    CONSTRAINT api_keys_person_check CHECK ((kind = 'key') = (user_id IS NULL)),
+    CONSTRAINT api_keys_oauth_client_check CHECK ((kind = 'oauth') = (oauth_client_id IS NOT NULL))
 );
 COMMENT ON TABLE mcp.api_keys IS 'API keys of MCP and REST clients: only a SHA-256 hash of each secret is kept';
+COMMENT ON COLUMN mcp.api_keys.kind IS 'key: an API key; user: a person signed in to the dashboard; oauth: a person through one OAuth client. Sessions, logs and grants name a caller by this row''s id whatever its kind';
+COMMENT ON COLUMN mcp.api_keys.scopes IS 'For kind oauth: the scopes the person last consented to (datasets:read, datasets:query, admin)';
 
 -- Defaults ship with the extension and are not dumped; mcp.settings holds what users changed,
 -- so pg_dump/pg_restore carries the edits without clashing with the shipped defaults.

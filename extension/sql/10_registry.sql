@@ -76,7 +76,8 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     found_row mcp.datasets;
 BEGIN
-    SELECT * INTO found_row FROM mcp.datasets d WHERE d.id = dataset_id;
+    -- A dataset the caller may not see does not exist for them (mcp._may_use_dataset).
+    SELECT * INTO found_row FROM mcp.datasets d WHERE d.id = dataset_id AND mcp._may_use_dataset(d.id);
     IF NOT FOUND THEN
         RAISE EXCEPTION 'dataset % does not exist', dataset_id
             USING ERRCODE = 'no_data_found',
@@ -134,7 +135,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
            d.user_table_name, d.estimated_row_count, d.created_by, d.created_at, d.updated_at,
            d.approved_by, d.approved_at, d.last_profiled_at
       FROM mcp.datasets d
-     WHERE datasets.status IS NULL OR d.status = datasets.status
+     WHERE (datasets.status IS NULL OR d.status = datasets.status) AND mcp._may_use_dataset(d.id)
      ORDER BY d.id
 $$;
 COMMENT ON FUNCTION mcp.datasets(text) IS

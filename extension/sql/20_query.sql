@@ -49,7 +49,7 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO mcp.query_logs (query_text, query_type, datasets_used, execution_time_ms,
         rows_returned, success, error_message, error_sqlstate, tool_used, mcp_tool, client_name,
         client_version, user_agent, session_id, api_key_id, response_format,
-        response_size_bytes, was_cached)
+        response_size_bytes, was_cached, user_id, oauth_client_id)
     SELECT entry ->> 'query_text', entry ->> 'query_type',
            ARRAY(SELECT jsonb_array_elements_text(entry -> 'datasets_used')::integer),
            (entry ->> 'execution_time_ms')::double precision,
@@ -59,9 +59,15 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
            entry #>> '{context,tool}',
            entry #>> '{context,client_name}', entry #>> '{context,client_version}',
            entry #>> '{context,user_agent}', entry #>> '{context,session_id}',
-           (entry #>> '{context,api_key_id}')::integer,
+           coalesce((entry #>> '{context,api_key_id}')::integer, mcp._caller_api_key()),
            entry ->> 'response_format', (entry ->> 'response_size_bytes')::integer,
-           (entry ->> 'was_cached')::boolean
+           (entry ->> 'was_cached')::boolean,
+           -- The person and OAuth client behind the caller's row, when it is one.
+           k.user_id, k.oauth_client_id
+      FROM (SELECT 1) one
+      -- The caller named by the context, else the one the bridge set (mcp._caller_api_key).
+      LEFT JOIN mcp.api_keys k
+             ON k.id = coalesce((entry #>> '{context,api_key_id}')::integer, mcp._caller_api_key())
 $$;
 COMMENT ON FUNCTION mcp._log_query(jsonb) IS 'Internal: writes one query-log row from the executor''s JSON entry';
 

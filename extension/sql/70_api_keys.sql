@@ -31,6 +31,10 @@ BEGIN
         RAISE EXCEPTION 'an API key needs a name of 1 to 100 printable characters'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF create_api_key.name ~ '^(user|oauth):' THEN
+        RAISE EXCEPTION 'API key names starting with "user:" or "oauth:" are reserved for people'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF create_api_key.role IS NULL OR create_api_key.role NOT IN ('reader', 'admin') THEN
         RAISE EXCEPTION 'role must be reader or admin, not %', coalesce(quote_literal(create_api_key.role), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
@@ -73,7 +77,7 @@ DECLARE
     key_id integer;
 BEGIN
     UPDATE mcp.api_keys k SET revoked_at = coalesce(k.revoked_at, now())
-     WHERE k.name = revoke_api_key.name
+     WHERE k.name = revoke_api_key.name AND k.kind = 'key'
     RETURNING k.id INTO key_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no API key named %', coalesce(quote_literal(revoke_api_key.name), 'NULL')
@@ -98,6 +102,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
                 ELSE 'active' END,
            k.created_by, k.created_at, k.expires_at, k.revoked_at, k.last_used_at
       FROM mcp.api_keys k
+     WHERE k.kind = 'key'
      ORDER BY k.id
 $$;
 COMMENT ON FUNCTION mcp.api_keys() IS
@@ -114,6 +119,7 @@ BEGIN
     END IF;
     SELECT * INTO found_key FROM mcp.api_keys k
      WHERE k.secret_hash = sha256(convert_to(secret, 'UTF8'))
+       AND k.kind = 'key'
        AND k.revoked_at IS NULL
        AND (k.expires_at IS NULL OR k.expires_at > now());
     IF NOT FOUND THEN

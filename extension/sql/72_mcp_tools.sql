@@ -40,7 +40,8 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     found_row mcp.datasets;
 BEGIN
-    SELECT * INTO found_row FROM mcp.datasets d WHERE d.id = _live_dataset.dataset_id;
+    SELECT * INTO found_row FROM mcp.datasets d
+     WHERE d.id = _live_dataset.dataset_id AND mcp._may_use_dataset(d.id);
     IF NOT FOUND OR found_row.status NOT IN ('approved', 'active') THEN
         RAISE EXCEPTION 'dataset % is not available to MCP clients', _live_dataset.dataset_id
             USING ERRCODE = 'no_data_found',
@@ -56,7 +57,8 @@ COMMENT ON FUNCTION mcp._live_dataset(integer) IS 'Internal: the dataset row if 
 CREATE FUNCTION mcp._live_dataset_list() RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce(string_agg(format('%s = %s', d.id, d.name), ', ' ORDER BY d.id), 'none yet')
-      FROM (SELECT id, name FROM mcp.datasets WHERE status IN ('approved', 'active') ORDER BY id LIMIT 50) d
+      FROM (SELECT id, name FROM mcp.datasets
+             WHERE status IN ('approved', 'active') AND mcp._may_use_dataset(id) ORDER BY id LIMIT 50) d
 $$;
 COMMENT ON FUNCTION mcp._live_dataset_list() IS 'Internal: "1 = name, 2 = name" of the datasets MCP clients may use, for tool descriptions';
 
@@ -248,6 +250,8 @@ BEGIN
               || jsonb_build_object('tool', tool.name);
     -- Whatever runs below, however deep, can attribute its work to the caller.
     PERFORM set_config('mcp.request_context', caller::text, true);
+    -- An OAuth connection runs only the tools its scopes allow (insufficient_scope, 42501).
+    PERFORM mcp._require_tool_scope(tool.name);
     BEGIN
         EXECUTE format('SELECT %s($1, $2)', tool.handler) INTO answer USING args, caller;
     EXCEPTION WHEN OTHERS THEN
@@ -302,7 +306,7 @@ DECLARE
     listed jsonb;
 BEGIN
     SELECT coalesce(jsonb_agg(mcp._dataset_summary(d) ORDER BY d.id), '[]') INTO listed
-      FROM mcp.datasets d WHERE d.status IN ('approved', 'active');
+      FROM mcp.datasets d WHERE d.status IN ('approved', 'active') AND mcp._may_use_dataset(d.id);
     RETURN jsonb_build_object('text', mcp.context(1), 'structured', jsonb_build_object('datasets', listed));
 END
 $$;

@@ -51,7 +51,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
                          ELSE 'Tables and columns with types and descriptions' END,
                'text/markdown'
           FROM mcp.datasets d, unnest(ARRAY['overview', 'schema']) AS part
-         WHERE d.status IN ('approved', 'active')
+         WHERE d.status IN ('approved', 'active') AND mcp._may_use_dataset(d.id)
          ORDER BY d.id, part) AS per_dataset
 $$;
 COMMENT ON FUNCTION mcp.mcp_resources() IS
@@ -88,7 +88,8 @@ BEGIN
         parts := regexp_match(wanted, '^mcp-analytics://datasets/([0-9]{1,9})/(overview|schema|tables/(.+))$');
         IF parts IS NOT NULL THEN
             SELECT * INTO d FROM mcp.datasets x
-             WHERE x.id = parts[1]::integer AND x.status IN ('approved', 'active');
+             WHERE x.id = parts[1]::integer AND x.status IN ('approved', 'active')
+               AND mcp._may_use_dataset(x.id);
         END IF;
         IF d.id IS NULL OR (parts[3] IS NOT NULL AND NOT EXISTS (
                 SELECT 1 FROM mcp.dataset_schemas s
@@ -169,7 +170,8 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         SELECT * INTO d FROM mcp.datasets x
-         WHERE x.id = (args ->> 'dataset_id')::integer AND x.status IN ('approved', 'active');
+         WHERE x.id = (args ->> 'dataset_id')::integer AND x.status IN ('approved', 'active')
+           AND mcp._may_use_dataset(x.id);
         IF NOT FOUND THEN
             RAISE EXCEPTION 'dataset % is not available to MCP clients', args ->> 'dataset_id'
                 USING ERRCODE = 'invalid_parameter_value', HINT = 'Use an id that list_datasets shows.';
