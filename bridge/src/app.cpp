@@ -13,6 +13,7 @@
 #include "mcp_dispatch.hpp"
 #include "mcp_http.hpp"
 #include "mcp_stdio.hpp"
+#include "oauth_routes.hpp"
 #include "metrics.hpp"
 #include "metrics_routes.hpp"
 #include "pg_health.hpp"
@@ -46,6 +47,11 @@ void append_counter(std::string& out, const char* name, const char* help, std::u
     append_metric(out, "counter", name, help, value);
 }
 
+// What OAuth access tokens are bound to: this bridge's MCP endpoint; empty without OAuth.
+std::string oauth_resource(const Config& config) {
+    return config.public_url.empty() ? std::string() : config.public_url + "/mcp";
+}
+
 }  // namespace
 
 // Members in dependency order: each is built from the ones above it and destroyed before
@@ -56,7 +62,9 @@ struct App::Parts {
           logger(logger),
           health(config.database_url),
           pool(config.database_url, pool_options(config)),
-          auth(pool, config.auth_cache_ttl),
+          auth(pool, config.auth_cache_ttl, oauth_resource(config),
+               config.public_url.empty() ? std::string()
+                                         : config.public_url + "/.well-known/oauth-protected-resource/mcp"),
           backend(pool, logger, config.session_idle_timeout),
           dispatcher(backend, in_flight, McpDispatcher::Options{}, &metrics),
           origins(config.allowed_origins),
@@ -64,6 +72,7 @@ struct App::Parts {
           mcp_deps{dispatcher, backend, auth, origins, streams, metrics, pool.configured()},
           rest_deps{pool, auth, origins, metrics},
           ui_deps{pool},
+          oauth_deps{pool, config.public_url, oauth_resource(config)},
           server(config, build_router(), logger, announce,
                  [this](const RequestRecord& record) { observe(record); }) {
         register_collectors();
@@ -76,6 +85,9 @@ struct App::Parts {
         add_mcp_routes(router, mcp_deps);
         add_rest_routes(router, rest_deps);
         add_ui_routes(router, ui_deps);
+        if (!config.public_url.empty()) {
+            add_oauth_routes(router, oauth_deps);
+        }
         return router;
     }
 
@@ -127,6 +139,7 @@ struct App::Parts {
     McpHttpDeps mcp_deps;
     RestDeps rest_deps;
     UiDeps ui_deps;
+    OAuthDeps oauth_deps;
     HttpServer server;
 };
 

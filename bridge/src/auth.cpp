@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "mcp_protocol.hpp"
@@ -53,8 +54,12 @@ std::string sha256_hex(std::string_view text) {
     return out;
 }
 
-Authenticator::Authenticator(PgPool& pool, std::chrono::milliseconds cache_ttl)
-    : pool_(pool), cache_ttl_(cache_ttl) {}
+Authenticator::Authenticator(PgPool& pool, std::chrono::milliseconds cache_ttl,
+                             std::string resource, std::string resource_metadata_url)
+    : pool_(pool),
+      cache_ttl_(cache_ttl),
+      resource_(std::move(resource)),
+      resource_metadata_url_(std::move(resource_metadata_url)) {}
 
 std::optional<std::string> Authenticator::credential(const Request& request) {
     const auto authorization = request.find(http::field::authorization);
@@ -100,8 +105,12 @@ AuthResult Authenticator::check_secret(std::string_view secret) {
         }
     }
     PgQuery query;
-    query.sql = "SELECT api_key_id, name, role FROM mcp.authenticate($1)";
-    query.params = {std::string(secret)};
+    // An OAuth access token is checked against the resource it must have been issued for.
+    query.sql =
+        "SELECT api_key_id, name, role,"
+        " (extract(epoch FROM expires_at - now()) * 1000)::bigint"
+        " FROM mcp.authenticate_bearer($1, nullif($2, '')) WHERE error IS NULL";
+    query.params = {std::string(secret), resource_};
     query.role = DbRole::reader;
     PgRows rows;
     PgError error;
@@ -115,11 +124,15 @@ AuthResult Authenticator::check_secret(std::string_view secret) {
     identity.api_key_id = std::stoi(*rows.rows[0][0]);
     identity.name = rows.rows[0][1].value_or("");
     identity.role = *rows.rows[0][2];
+    auto ttl = cache_ttl_;
+    if (rows.rows[0][3]) {  // a token: trusted no longer than it lives
+        ttl = std::min(ttl, std::chrono::milliseconds(std::max<long long>(0, std::stoll(*rows.rows[0][3]))));
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     if (cache_.size() >= max_cached_keys) {
         cache_.clear();
     }
-    cache_[key] = Cached{identity, now + cache_ttl_};
+    cache_[key] = Cached{identity, now + ttl};
     return {AuthStatus::ok, identity};
 }
 
@@ -132,12 +145,16 @@ void Authenticator::forget_all() {
 
 namespace mcp::bridge {
 
-Response auth_failure_response(AuthStatus status, bool jsonrpc) {
+Response auth_failure_response(AuthStatus status, bool jsonrpc,
+                               std::string_view resource_metadata_url) {
     const bool unavailable = status == AuthStatus::unavailable;
+    const bool oauth = !resource_metadata_url.empty();
     const char* text = unavailable ? "the metadata database is not reachable; try again shortly"
                        : status == AuthStatus::missing
-                           ? "an API key is required: send Authorization: Bearer <key>"
-                           : "the API key is unknown, revoked or expired";
+                           ? (oauth ? "sign-in required: send Authorization: Bearer <access token or API key>"
+                                    : "an API key is required: send Authorization: Bearer <key>")
+                           : (oauth ? "the access token or API key is unknown, revoked, expired or for another server"
+                                    : "the API key is unknown, revoked or expired");
     std::string body;
     if (jsonrpc) {
         rapidjson::Value null_id;
@@ -148,7 +165,14 @@ Response auth_failure_response(AuthStatus status, bool jsonrpc) {
     }
     Response response = json_response(
         unavailable ? http::status::service_unavailable : http::status::unauthorized, std::move(body));
-    if (!unavailable) {
+    if (!unavailable && oauth) {
+        // RFC 9728 section 5.1: where the client finds how to get a token.
+        const std::string metadata = "resource_metadata=\"" + std::string(resource_metadata_url) + "\"";
+        response.set(http::field::www_authenticate,
+                     status == AuthStatus::missing
+                         ? "Bearer " + metadata + ", scope=\"datasets:read datasets:query\""
+                         : "Bearer error=\"invalid_token\", " + metadata);
+    } else if (!unavailable) {
         response.set(http::field::www_authenticate,
                      status == AuthStatus::missing
                          ? "Bearer realm=\"mcp-analytics\""

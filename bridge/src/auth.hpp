@@ -21,13 +21,19 @@ struct AuthResult {
     Identity identity;
 };
 
-// API keys: `Authorization: Bearer <secret>` (or `X-API-Key: <secret>`), checked by
-// mcp.authenticate in the metadata database. A successful check is remembered for a few
-// seconds under the secret's SHA-256 (never the secret itself), and forgotten at once when
-// the database announces a key change.
+// API keys and OAuth access tokens: `Authorization: Bearer <secret>` (or `X-API-Key:
+// <secret>`), checked by mcp.authenticate_bearer in the metadata database; an access token
+// must have been issued for `resource` (this bridge's /mcp URL when OAuth is on). A successful
+// check is remembered for a few seconds (never past a token's expiry) under the secret's
+// SHA-256 (never the secret itself), and forgotten at once when the database announces a key
+// or token change.
 class Authenticator {
 public:
-    Authenticator(PgPool& pool, std::chrono::milliseconds cache_ttl);
+    Authenticator(PgPool& pool, std::chrono::milliseconds cache_ttl, std::string resource = {},
+                  std::string resource_metadata_url = {});
+
+    // Empty when OAuth is off: 401s then advertise no OAuth discovery.
+    const std::string& resource_metadata_url() const { return resource_metadata_url_; }
 
     AuthResult authenticate(const Request& request);
     AuthResult check_secret(std::string_view secret);
@@ -44,6 +50,8 @@ private:
 
     PgPool& pool_;
     const std::chrono::milliseconds cache_ttl_;
+    const std::string resource_;
+    const std::string resource_metadata_url_;
     std::mutex mutex_;
     std::unordered_map<std::string, Cached> cache_;
 };
@@ -55,9 +63,11 @@ std::string sha256_hex(std::string_view text);
 
 namespace mcp::bridge {
 
-// The answer to a request that failed authentication: 401 with WWW-Authenticate (a plain
-// Bearer challenge: static keys, no OAuth discovery to send clients astray), or 503 when the
-// database could not be asked. `jsonrpc` shapes the body as a JSON-RPC error for /mcp.
-Response auth_failure_response(AuthStatus status, bool jsonrpc);
+// The answer to a request that failed authentication: 401 with WWW-Authenticate, or 503 when
+// the database could not be asked. `jsonrpc` shapes the body as a JSON-RPC error for /mcp.
+// Without a resource metadata URL the challenge is a plain Bearer one (static keys: no OAuth
+// discovery to send clients astray); with one, it points OAuth clients at it (RFC 9728).
+Response auth_failure_response(AuthStatus status, bool jsonrpc,
+                               std::string_view resource_metadata_url = {});
 
 }  // namespace mcp::bridge

@@ -158,6 +158,23 @@ std::string apply_origins(Config& config, const std::string& value) {
     return {};
 }
 
+std::string apply_public_url(Config& config, const std::string& value) {
+    std::string url = value;
+    while (!url.empty() && url.back() == '/') {
+        url.pop_back();
+    }
+    const bool https = url.rfind("https://", 0) == 0;
+    const bool http = url.rfind("http://", 0) == 0;
+    const std::size_t host_start = https ? 8 : 7;
+    if ((!https && !http) || url.size() <= host_start ||
+        url.find_first_of("?#@ \t", host_start) != std::string::npos) {
+        return "expected the bridge's base URL, such as https://mcp.example.com (no query, "
+               "fragment or user info)";
+    }
+    config.public_url = url;
+    return {};
+}
+
 const std::vector<Setting>& settings() {
     static const std::vector<Setting> table = {
         {"--listen", "MCP_BRIDGE_LISTEN", "HOST:PORT",
@@ -209,6 +226,10 @@ const std::vector<Setting>& settings() {
         {"--sse-heartbeat", "MCP_BRIDGE_SSE_HEARTBEAT", "DURATION",
          "interval of keep-alive comments on idle event streams (default 15s)", false,
          duration([](Config& c, std::chrono::milliseconds d) { c.limits.sse_heartbeat = d; })},
+        {"--public-url", "MCP_BRIDGE_PUBLIC_URL", "URL",
+         "the URL clients reach this bridge at, e.g. https://mcp.example.com; turns on OAuth "
+         "sign-in for MCP clients (ChatGPT, Claude) with this URL as issuer (default: none, "
+         "API keys only)", false, apply_public_url},
         {"--allowed-origins", "MCP_BRIDGE_ALLOWED_ORIGINS", "LIST",
          "browser origins allowed to call /mcp and /api besides loopback ones, comma-separated, "
          "or * (default: none)", false, apply_origins},

@@ -45,6 +45,11 @@ struct Config {
     // MCP and API.
     std::chrono::milliseconds auth_cache_ttl{10'000};
     std::chrono::seconds session_idle_timeout{24 * 3600};
+    // The URL clients reach this bridge at (https://mcp.example.com), without a trailing
+    // slash. When set, the bridge is an OAuth 2.1 authorization server for MCP clients: it is
+    // the issuer, and its /mcp endpoint the resource tokens are bound to. Empty: API keys only,
+    // and no OAuth discovery is advertised.
+    std::string public_url;
     // Origins allowed besides loopback ones and the bridge's own; "*" allows any.
     std::vector<std::string> allowed_origins;
     // Serve one MCP session on stdin/stdout instead of HTTP.

@@ -68,7 +68,7 @@ Gate check_request(const McpHttpDeps& deps, const Request& request) {
         if (auth.status != AuthStatus::unavailable) {
             deps.metrics.auth_failure();
         }
-        gate.refusal = Reply{auth_failure_response(auth.status, true), nullptr, {}};
+        gate.refusal = Reply{auth_failure_response(auth.status, true, deps.auth.resource_metadata_url()), nullptr, {}};
         return gate;
     }
     gate.identity = auth.identity;

@@ -77,7 +77,8 @@ void PgPool::release(Slot* slot) {
 }
 
 // Only the thread holding the slot touches its connection.
-bool PgPool::prepare(Slot& slot, DbRole role, Deadline deadline, PgError& error) {
+bool PgPool::prepare(Slot& slot, const PgQuery& query, Deadline deadline, PgError& error) {
+    const DbRole role = query.role;
     if (slot.connection.is_open() && slot.connection.broken_while_idle()) {
         slot.connection.close();
     }
@@ -97,6 +98,7 @@ bool PgPool::prepare(Slot& slot, DbRole role, Deadline deadline, PgError& error)
             return false;
         }
         slot.role = DbRole::login;
+        slot.caller = 0;
         std::lock_guard<std::mutex> lock(mutex_);
         ++connections_opened_;
     }
@@ -106,6 +108,15 @@ bool PgPool::prepare(Slot& slot, DbRole role, Deadline deadline, PgError& error)
             return false;
         }
         slot.role = role;
+    }
+    if (slot.caller != query.caller) {
+        PgRows ignored;
+        const std::string caller = query.caller > 0 ? std::to_string(query.caller) : "";
+        if (!slot.connection.exec("SELECT set_config('mcp.caller', $1, false)", {caller}, deadline,
+                                  ignored, error)) {
+            return false;
+        }
+        slot.caller = query.caller;
     }
     return true;
 }
@@ -124,7 +135,7 @@ bool PgPool::run(const PgQuery& query, PgRows& rows, PgError& error, CancelToken
             error.kind = PgError::Kind::busy;
             return false;
         }
-        bool ok = prepare(*slot, query.role, deadline, error);
+        bool ok = prepare(*slot, query, deadline, error);
         if (ok) {
             ok = slot->connection.exec(query.sql, query.params, deadline, rows, error, cancel);
         }

@@ -33,6 +33,9 @@ struct PgQuery {
     std::string sql;
     PgParams params;
     DbRole role = DbRole::reader;
+    // The mcp.api_keys row the call is made for (setting mcp.caller), so that the database
+    // shows and runs only what that caller may see; 0 for none.
+    int caller = 0;
     // Safe to run again on a fresh connection when the first one turns out dead (reads and
     // idempotent writes); a tool call is not retried.
     bool retry_on_broken_connection = true;
@@ -71,12 +74,13 @@ private:
     struct Slot {
         PgConnection connection;
         DbRole role = DbRole::login;
+        int caller = 0;
         bool busy = false;
     };
 
     Slot* acquire(Deadline deadline);
     void release(Slot* slot);
-    bool prepare(Slot& slot, DbRole role, Deadline deadline, PgError& error);
+    bool prepare(Slot& slot, const PgQuery& query, Deadline deadline, PgError& error);
 
     const std::string conninfo_;
     const PgPoolOptions options_;

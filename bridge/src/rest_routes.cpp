@@ -73,7 +73,7 @@ Router::ReplyHandler protected_route(const RestDeps& deps, Handler handler) {
             if (auth.status != AuthStatus::unavailable) {
                 deps.metrics.auth_failure();
             }
-            return Reply{auth_failure_response(auth.status, false), nullptr, {}};
+            return Reply{auth_failure_response(auth.status, false, deps.auth.resource_metadata_url()), nullptr, {}};
         }
         Reply reply = handler(request, params, auth.identity);
         reply.log.api_key_id = auth.identity.api_key_id;
@@ -86,6 +86,7 @@ Reply run(const RestDeps& deps, const Identity& identity, RestCall call) {
     query.sql = std::move(call.sql);
     query.params = std::move(call.params);
     query.role = db_role_for(identity.role);
+    query.caller = identity.api_key_id;
     query.retry_on_broken_connection = call.retry;
     PgRows rows;
     PgError error;

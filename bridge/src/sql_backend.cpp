@@ -109,8 +109,8 @@ std::string SqlBackend::context_json(const CallerContext& caller) {
 void SqlBackend::invalidate() {
     std::lock_guard<std::mutex> lock(mutex_);
     ++generation_;
-    for (auto& entry : cache_) {
-        entry.valid = false;
+    for (auto& entries : cache_) {
+        entries.clear();
     }
 }
 
@@ -121,6 +121,7 @@ BackendResult SqlBackend::single_json(const char* what, const std::string& sql, 
     query.sql = sql;
     query.params = std::move(params);
     query.role = db_role_for(caller.identity.role);
+    query.caller = caller.identity.api_key_id;
     query.retry_on_broken_connection = retry;
     PgRows rows;
     PgError error;
@@ -144,7 +145,8 @@ BackendResult SqlBackend::cached_list(Catalog which, const char* sql, const Call
     std::uint64_t generation = 0;
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        const CacheEntry& entry = cache_[which];
+        // Per caller: the lists name only the datasets the caller may see.
+        const CacheEntry& entry = cache_[which][caller.identity.api_key_id];
         if (entry.valid && Clock::now() - entry.fetched < catalog_ttl) {
             return {entry.json, {}};
         }
@@ -155,7 +157,11 @@ BackendResult SqlBackend::cached_list(Catalog which, const char* sql, const Call
         std::lock_guard<std::mutex> lock(mutex_);
         // A change announced while we fetched makes this answer stale: serve it, keep it not.
         if (generation == generation_) {
-            cache_[which] = CacheEntry{fetched.json, Clock::now(), generation, true};
+            auto& entries = cache_[which];
+            if (entries.size() >= max_cached_callers) {
+                entries.clear();
+            }
+            entries[caller.identity.api_key_id] = CacheEntry{fetched.json, Clock::now(), generation, true};
         }
     }
     return fetched;
@@ -185,6 +191,7 @@ BackendResult SqlBackend::call_tool(const CallerContext& caller, std::string_vie
         " FROM mcp.call_tool($1, $2::jsonb, $3::jsonb) AS r";
     query.params = {std::string(name), std::string(arguments_json), context_json(caller)};
     query.role = db_role_for(caller.identity.role);
+    query.caller = caller.identity.api_key_id;
     // Not retried: a query may have run before its connection broke.
     query.retry_on_broken_connection = false;
     PgRows rows;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <unordered_map>
 #include <string>
 
 #include "mcp_backend.hpp"
@@ -62,7 +63,8 @@ private:
     Logger& logger_;
     const std::string idle_timeout_;  // an interval literal for the SQL functions
     std::mutex mutex_;
-    CacheEntry cache_[catalog_count];
+    static constexpr std::size_t max_cached_callers = 1000;
+    std::unordered_map<int, CacheEntry> cache_[catalog_count];
     std::uint64_t generation_ = 0;
 };
 

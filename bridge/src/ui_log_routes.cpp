@@ -14,6 +14,7 @@ constexpr const char* outcomes[][2] = {{"", "All"}, {"failed", "Failed"}, {"ok",
 
 struct LogFilters {
     std::string client;
+    std::string user;  // a person's login
     std::string range = "24h";
     std::string q;
     std::string outcome;
@@ -26,6 +27,7 @@ struct LogFilters {
 LogFilters read_filters(const FormData& form) {
     LogFilters filters;
     filters.client = form.get("client");
+    filters.user = form.get("user").substr(0, 200);
     filters.q = form.get("q");
     const std::string range = form.get("range");
     for (const auto& known : ranges) {
@@ -48,6 +50,7 @@ std::string filters_json(const LogFilters& filters, bool paged) {
     JsonWriter writer(buffer);
     writer.StartObject();
     if (!filters.client.empty()) write_key_string(writer, "client", filters.client);
+    if (!filters.user.empty()) write_key_string(writer, "user", filters.user);
     write_key_string(writer, "since", filters.range);
     if (!filters.q.empty()) write_key_string(writer, "q", filters.q);
     if (!filters.outcome.empty())
@@ -66,6 +69,7 @@ std::string filters_json(const LogFilters& filters, bool paged) {
 std::string filters_query(const LogFilters& filters, long skip) {
     std::string query = "range=" + url_encode(filters.range);
     if (!filters.client.empty()) query += "&client=" + url_encode(filters.client);
+    if (!filters.user.empty()) query += "&user=" + url_encode(filters.user);
     if (!filters.q.empty()) query += "&q=" + url_encode(filters.q);
     if (!filters.outcome.empty()) query += "&outcome=" + url_encode(filters.outcome);
     if (filters.auto_refresh) query += "&auto=1";
@@ -108,6 +112,8 @@ View entry_row(const rapidjson::Value& entry) {
     row.set("id", text_member(entry, "id"));
     row.set("time", format_timestamp(text_member(entry, "created_at")));
     row.set("client", client_of(entry));
+    const std::string person = text_member(entry, "user_login");
+    row.set("person", person.empty() ? View(false) : View(person));
     row.set("query", one_line(text_member(entry, "query_text"), 140));
     row.set("query_type", text_member(entry, "query_type"));
     row.set("rows", text_member(entry, "rows_returned"));
@@ -161,6 +167,7 @@ void add_filter_options(View& view, const LogFilters& filters, const rapidjson::
     view.set("ranges", choices(ranges, filters.range));
     view.set("outcomes", choices(outcomes, filters.outcome));
     view.set("q", filters.q);
+    view.set("user", filters.user);
     view.set("auto", View(filters.auto_refresh));
 }
 

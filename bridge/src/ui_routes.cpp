@@ -159,10 +159,16 @@ Reply post_sign_in(UiPages& pages, const Request& request) {
     UiSession session;
     std::chrono::seconds lifetime{0};
     const std::string user_agent = header_value(request, "User-Agent");
-    switch (ui_sign_in(pages.pool(), form->get("api_key"), user_agent, session, lifetime)) {
+    // A person signs in with login and password; automation with an API key.
+    const bool by_password = !form->get("login").empty();
+    std::string refusal = "That API key is unknown, revoked or expired.";
+    const UiSignIn outcome =
+        by_password ? ui_sign_in_password(pages.pool(), form->get("login"), form->get("password"),
+                                          user_agent, session, lifetime, refusal)
+                    : ui_sign_in(pages.pool(), form->get("api_key"), user_agent, session, lifetime);
+    switch (outcome) {
         case UiSignIn::rejected:
-            return reply_of(sign_in_page(request, http::status::unauthorized,
-                                         "That API key is unknown, revoked or expired.", next));
+            return reply_of(sign_in_page(request, http::status::unauthorized, refusal, next));
         case UiSignIn::unavailable:
             return reply_of(unavailable_page());
         case UiSignIn::ok:
@@ -271,6 +277,7 @@ bool UiPages::call(const UiRequest& request, std::string sql, PgParams params, b
     query.sql = std::move(sql);
     query.params = std::move(params);
     query.role = db_role_for(request.session.identity.role);
+    query.caller = request.session.identity.api_key_id;
     query.retry_on_broken_connection = !write;
     PgRows rows;
     PgError pg_error;

@@ -146,31 +146,21 @@ UiLookup lookup_ui_session(PgPool& pool, const Request& request, UiSession& sess
     return UiLookup::found;
 }
 
-UiSignIn ui_sign_in(PgPool& pool, std::string_view api_key, std::string_view user_agent,
-                    UiSession& session, std::chrono::seconds& lifetime) {
-    const std::string_view key = trim(api_key);
-    if (key.empty() || key.size() > 200) {
-        return UiSignIn::rejected;
-    }
-    PgQuery query;
-    query.sql =
-        "SELECT session_token, csrf_token, api_key_id, key_name, role,"
-        " greatest(1, extract(epoch FROM expires_at - now()))::bigint"
-        " FROM mcp.ui_sign_in($1, nullif($2, ''))";
-    // The user agent is only for the record: printable ASCII, bounded, so that no byte of it
-    // can make the statement fail.
+namespace {
+
+// The user agent is only for the record: printable ASCII, bounded, so that no byte of it can
+// make the statement fail.
+std::string printable_agent(std::string_view user_agent) {
     std::string agent;
     for (const char c : user_agent.substr(0, 500)) {
         if (c >= 0x20 && c < 0x7f) agent += c;
     }
-    query.params = {std::string(key), agent};
-    query.role = DbRole::reader;
-    query.retry_on_broken_connection = false;
-    PgRows rows;
-    PgError error;
-    if (!pool.run(query, rows, error)) {
-        return error.kind == PgError::Kind::server ? UiSignIn::rejected : UiSignIn::unavailable;
-    }
+    return agent;
+}
+
+// Reads the row of mcp.ui_sign_in / ui_sign_in_password (session_token, csrf_token,
+// api_key_id, key_name, role, seconds left).
+UiSignIn read_sign_in(const PgRows& rows, UiSession& session, std::chrono::seconds& lifetime) {
     if (rows.rows.empty() || !rows.rows[0][0] || !rows.rows[0][1] || !rows.rows[0][2] ||
         !rows.rows[0][4] || !rows.rows[0][5]) {
         return UiSignIn::rejected;
@@ -183,6 +173,60 @@ UiSignIn ui_sign_in(PgPool& pool, std::string_view api_key, std::string_view use
     session.identity.role = *row[4];
     lifetime = std::chrono::seconds(std::stoll(*row[5]));
     return UiSignIn::ok;
+}
+
+}  // namespace
+
+UiSignIn ui_sign_in(PgPool& pool, std::string_view api_key, std::string_view user_agent,
+                    UiSession& session, std::chrono::seconds& lifetime) {
+    const std::string_view key = trim(api_key);
+    if (key.empty() || key.size() > 200) {
+        return UiSignIn::rejected;
+    }
+    PgQuery query;
+    query.sql =
+        "SELECT session_token, csrf_token, api_key_id, key_name, role,"
+        " greatest(1, extract(epoch FROM expires_at - now()))::bigint"
+        " FROM mcp.ui_sign_in($1, nullif($2, ''))";
+    query.params = {std::string(key), printable_agent(user_agent)};
+    query.role = DbRole::reader;
+    query.retry_on_broken_connection = false;
+    PgRows rows;
+    PgError error;
+    if (!pool.run(query, rows, error)) {
+        return error.kind == PgError::Kind::server ? UiSignIn::rejected : UiSignIn::unavailable;
+    }
+    return read_sign_in(rows, session, lifetime);
+}
+
+UiSignIn ui_sign_in_password(PgPool& pool, std::string_view login, std::string_view password,
+                             std::string_view user_agent, UiSession& session,
+                             std::chrono::seconds& lifetime, std::string& refusal) {
+    refusal = "The login or password is wrong.";
+    if (trim(login).empty() || login.size() > 200 || password.empty() || password.size() > 1024) {
+        return UiSignIn::rejected;
+    }
+    PgQuery query;
+    query.sql =
+        "SELECT session_token, csrf_token, api_key_id, key_name, role,"
+        " greatest(1, extract(epoch FROM expires_at - now()))::bigint, error"
+        " FROM mcp.ui_sign_in_password($1, $2, nullif($3, ''))";
+    query.params = {std::string(login), std::string(password), printable_agent(user_agent)};
+    query.role = DbRole::reader;
+    query.retry_on_broken_connection = false;
+    PgRows rows;
+    PgError error;
+    if (!pool.run(query, rows, error)) {
+        return error.kind == PgError::Kind::server ? UiSignIn::rejected : UiSignIn::unavailable;
+    }
+    if (!rows.rows.empty() && rows.rows[0].size() > 6 && rows.rows[0][6]) {
+        // The database's sentence, capitalized as the page shows it.
+        refusal = *rows.rows[0][6];
+        if (!refusal.empty() && refusal[0] >= 'a' && refusal[0] <= 'z') refusal[0] = static_cast<char>(refusal[0] - 32);
+        refusal += '.';
+        return UiSignIn::rejected;
+    }
+    return read_sign_in(rows, session, lifetime);
 }
 
 void ui_sign_out(PgPool& pool, std::string_view token) {

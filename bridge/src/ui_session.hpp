@@ -60,6 +60,11 @@ enum class UiSignIn { ok, rejected, unavailable };
 
 UiSignIn ui_sign_in(PgPool& pool, std::string_view api_key, std::string_view user_agent,
                     UiSession& session, std::chrono::seconds& lifetime);
+// A person's login and password (mcp.ui_sign_in_password): `refusal` is the database's
+// reason when rejected (wrong login or password, locked after failures, disabled).
+UiSignIn ui_sign_in_password(PgPool& pool, std::string_view login, std::string_view password,
+                             std::string_view user_agent, UiSession& session,
+                             std::chrono::seconds& lifetime, std::string& refusal);
 void ui_sign_out(PgPool& pool, std::string_view token);
 
 }  // namespace mcp::bridge

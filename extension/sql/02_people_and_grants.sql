@@ -156,4 +156,13 @@ $$;
 COMMENT ON FUNCTION mcp._may_use_dataset(integer, integer) IS
 'Whether the caller (by default the current one, see mcp._caller_api_key) may see and query a dataset: admins all, reader keys all unless access.api_keys_need_grants, people what is granted to them or their groups; a direct SQL call without a caller, everything its PostgreSQL role allows.';
 
-GRANT EXECUTE ON FUNCTION mcp._may_use_dataset(integer, integer), mcp._caller_api_key() TO mcp_reader;
+-- Other people's queries are theirs: a reader person sees only their own query-log rows.
+CREATE FUNCTION mcp._log_viewer_user() RETURNS integer
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT k.user_id FROM mcp.api_keys k
+     WHERE k.id = mcp._caller_api_key() AND k.kind <> 'key' AND k.role <> 'admin'
+$$;
+COMMENT ON FUNCTION mcp._log_viewer_user() IS 'Internal: the person whose query-log rows alone the caller may read (a reader person), NULL when the caller may read all (admins, API keys, direct SQL)';
+
+GRANT EXECUTE ON FUNCTION mcp._may_use_dataset(integer, integer), mcp._caller_api_key(),
+    mcp._log_viewer_user() TO mcp_reader;

@@ -250,8 +250,11 @@ BEGIN
               || jsonb_build_object('tool', tool.name);
     -- Whatever runs below, however deep, can attribute its work to the caller.
     PERFORM set_config('mcp.request_context', caller::text, true);
-    -- An OAuth connection runs only the tools its scopes allow (insufficient_scope, 42501).
-    PERFORM mcp._require_tool_scope(tool.name);
+    -- An OAuth connection runs only the tools its scopes allow.
+    problem := mcp._missing_tool_scope(tool.name);
+    IF problem IS NOT NULL THEN
+        RETURN mcp._tool_error(problem);
+    END IF;
     BEGIN
         EXECUTE format('SELECT %s($1, $2)', tool.handler) INTO answer USING args, caller;
     EXCEPTION WHEN OTHERS THEN

@@ -126,7 +126,7 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     -- skip and limit page the rows; the callers apply them.
     allowed constant text[] := ARRAY['client', 'tool', 'success', 'dataset_id', 'api_key_id',
-                                     'session_id', 'since', 'until', 'q', 'skip', 'limit'];
+                                     'user', 'session_id', 'since', 'until', 'q', 'skip', 'limit'];
     f        jsonb := coalesce(filters, '{}');
     unknown  text;
     since_ts timestamptz;
@@ -134,6 +134,7 @@ DECLARE
     want_success  boolean;
     want_dataset  integer;
     want_key      integer;
+    only_user     integer := mcp._log_viewer_user();
 BEGIN
     IF jsonb_typeof(f) <> 'object' THEN
         RAISE EXCEPTION 'filters must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
@@ -160,6 +161,10 @@ BEGIN
        AND (want_success IS NULL OR l.success = want_success)
        AND (want_dataset IS NULL OR l.datasets_used @> ARRAY[want_dataset])
        AND (want_key IS NULL OR l.api_key_id = want_key)
+       AND (only_user IS NULL OR l.user_id = only_user)
+       -- A person by login; an unknown login matches nothing.
+       AND (f ->> 'user' IS NULL
+            OR l.user_id = (SELECT u.id FROM mcp.users u WHERE u.login = lower(btrim(f ->> 'user'))))
        AND (f ->> 'session_id' IS NULL OR l.session_id = f ->> 'session_id')
        AND (since_ts IS NULL OR l.created_at >= since_ts)
        AND (until_ts IS NULL OR l.created_at < until_ts)
@@ -168,7 +173,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mcp._matching_query_logs(jsonb) IS
-'Internal: query-log rows matching {client, tool, success, dataset_id, api_key_id, session_id, since, until, q}, shared by mcp.search_query_logs (REST) and the dashboard';
+'Internal: query-log rows matching {client, tool, success, dataset_id, api_key_id, user (a person''s login), session_id, since, until, q}, shared by mcp.search_query_logs (REST) and the dashboard';
 
 CREATE FUNCTION mcp.search_query_logs(filters jsonb DEFAULT '{}') RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -193,14 +198,16 @@ BEGIN
     END IF;
     WITH matching AS (SELECT * FROM mcp._matching_query_logs(f))
     SELECT (SELECT count(*) FROM matching),
-           (SELECT coalesce(jsonb_agg(to_jsonb(page) ORDER BY page.created_at DESC, page.id DESC), '[]')
+           (SELECT coalesce(jsonb_agg(to_jsonb(page) || jsonb_build_object('user_login',
+                        (SELECT u.login FROM mcp.users u WHERE u.id = page.user_id))
+                        ORDER BY page.created_at DESC, page.id DESC), '[]')
               FROM (SELECT * FROM matching m ORDER BY m.created_at DESC, m.id DESC OFFSET skip_n LIMIT limit_n) page)
       INTO total, items;
     RETURN jsonb_build_object('total', total, 'skip', skip_n, 'limit', limit_n, 'items', items);
 END
 $$;
 COMMENT ON FUNCTION mcp.search_query_logs(jsonb) IS
-'GET /api/logs: query log rows, newest first, filtered by {client, tool, success, dataset_id, api_key_id, session_id, since, until (timestamps or ages such as 24h, 7d), q (text in the query or error), skip, limit}; answers {total, skip, limit, items}.';
+'GET /api/logs: query log rows, newest first (each with user_login, the person it ran for), filtered by {client, tool, success, dataset_id, api_key_id, user (a person''s login), session_id, since, until (timestamps or ages such as 24h, 7d), q (text in the query or error), skip, limit}; answers {total, skip, limit, items}.';
 
 GRANT EXECUTE ON FUNCTION mcp.api_datasets(text, integer, integer), mcp.api_dataset(integer),
     mcp.api_dataset_metadata(integer), mcp.search_query_logs(jsonb) TO mcp_reader;

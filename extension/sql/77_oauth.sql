@@ -746,7 +746,7 @@ COMMENT ON FUNCTION mcp.authenticate_bearer(text, text) IS
 'Checks the bearer credential of a request: an API key (as mcp.authenticate), or an OAuth access token that is live, not revoked, of an enabled person, and issued for resource (the URL of the MCP endpoint asking). Answers the caller (api_key_id, name, role, scopes, person, client, expiry) or a row with only error set; refusals of real tokens are recorded in mcp.auth_events.';
 
 -- What a connected client's person may do with a tool: the query tools need datasets:query.
-CREATE FUNCTION mcp._require_tool_scope(tool_name text) RETURNS void
+CREATE FUNCTION mcp._missing_tool_scope(tool_name text) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     caller  mcp.api_keys;
@@ -755,14 +755,14 @@ DECLARE
 BEGIN
     SELECT * INTO caller FROM mcp.api_keys k WHERE k.id = mcp._caller_api_key();
     IF caller.kind = 'oauth' AND NOT (needed = ANY (caller.scopes)) THEN
-        RAISE EXCEPTION 'insufficient_scope: the tool % needs the scope %', tool_name, needed
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('This connection was granted: %s.', array_to_string(caller.scopes, ' ')),
-                  HINT = 'scope=' || array_to_string(array(SELECT DISTINCT s FROM unnest(caller.scopes || needed) s ORDER BY 1), ' ');
+        RETURN format('insufficient_scope: the tool %s needs the scope %s, and this connection was granted only %s. '
+                      'Reconnect the connector and allow %s.',
+                      tool_name, needed, coalesce(nullif(array_to_string(caller.scopes, ' '), ''), 'none'), needed);
     END IF;
+    RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION mcp._require_tool_scope(text) IS 'Internal: raises insufficient_scope (SQLSTATE 42501, HINT scope=...) when an OAuth connection lacks the scope a tool needs';
+COMMENT ON FUNCTION mcp._missing_tool_scope(text) IS 'Internal: why an OAuth connection may not run a tool (it lacks the scope the tool needs: datasets:query for the query tools, datasets:read for the rest), or NULL';
 
 GRANT EXECUTE ON FUNCTION mcp.authenticate_bearer(text, text), mcp.oauth_server_metadata(text),
     mcp.oauth_resource_metadata(text, text), mcp.oauth_register(jsonb),

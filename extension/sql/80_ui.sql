@@ -72,10 +72,12 @@ BEGIN
     END IF;
     hash := sha256(convert_to(session_token, 'UTF8'));
     -- The key is checked on every request: a revoked or expired key ends its sessions at once.
-    SELECT s.api_key_id AS id, k.name, k.role, s.csrf_token AS csrf, s.expires_at AS ends_at,
-           s.last_seen_at AS seen
+    -- A person's session is shown under their name, a key's under the key's.
+    SELECT s.api_key_id AS id, coalesce(u.display_name, k.name) AS name, k.role, s.csrf_token AS csrf,
+           s.expires_at AS ends_at, s.last_seen_at AS seen
       INTO hit
       FROM mcp.ui_sessions s JOIN mcp.api_keys k ON k.id = s.api_key_id
+      LEFT JOIN mcp.users u ON u.id = k.user_id
      WHERE s.token_hash = hash
        AND s.expires_at > now()
        AND s.last_seen_at > now() - coalesce(idle_timeout, interval '2 hours')
@@ -221,7 +223,9 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp A
 DECLARE
     entry mcp.query_logs;
 BEGIN
-    SELECT * INTO entry FROM mcp.query_logs l WHERE l.id = log_id;
+    SELECT * INTO entry FROM mcp.query_logs l
+     WHERE l.id = log_id
+       AND (mcp._log_viewer_user() IS NULL OR l.user_id = mcp._log_viewer_user());
     IF NOT FOUND THEN
         RAISE EXCEPTION 'query log entry % does not exist', log_id
             USING ERRCODE = 'no_data_found', HINT = 'Entries are listed by mcp.search_query_logs.';

@@ -39,6 +39,19 @@ TEST(Auth, FailuresAre401WithAPlainBearerChallenge) {
               http::status::service_unavailable);
 }
 
+TEST(Auth, WithOAuthFailuresPointAtTheResourceMetadata) {
+    const std::string metadata = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp";
+    const Response missing = auth_failure_response(AuthStatus::missing, true, metadata);
+    EXPECT_EQ(missing.result(), http::status::unauthorized);
+    EXPECT_EQ(missing[http::field::www_authenticate],
+              "Bearer resource_metadata=\"" + metadata + "\", scope=\"datasets:read datasets:query\"");
+    const Response invalid = auth_failure_response(AuthStatus::invalid, false, metadata);
+    EXPECT_EQ(invalid[http::field::www_authenticate],
+              "Bearer error=\"invalid_token\", resource_metadata=\"" + metadata + "\"");
+    EXPECT_EQ(auth_failure_response(AuthStatus::unavailable, false, metadata).result(),
+              http::status::service_unavailable);
+}
+
 TEST(Auth, Sha256IsTheStandardOne) {
     EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }

@@ -200,6 +200,25 @@ TEST(Config, OriginsMustBeOriginsOrAStar) {
     EXPECT_EQ(parse({"--allowed-origins", "*"}).config.allowed_origins, std::vector<std::string>{"*"});
 }
 
+TEST(Config, PublicUrlTurnsOnOAuthAndLosesItsTrailingSlash) {
+    EXPECT_EQ(parse({}).config.public_url, "");
+    EXPECT_EQ(parse({"--public-url", "https://mcp.example.com/"}).config.public_url,
+              "https://mcp.example.com");
+    EXPECT_EQ(parse({}, {{"MCP_BRIDGE_PUBLIC_URL", "http://127.0.0.1:8080"}}).config.public_url,
+              "http://127.0.0.1:8080");
+    EXPECT_EQ(parse({"--public-url", "https://example.com/analytics"}).config.public_url,
+              "https://example.com/analytics");
+}
+
+TEST(Config, PublicUrlMustBeAPlainHttpUrl) {
+    for (const char* bad : {"mcp.example.com", "ftp://x", "https://", "https://a.example?x=1",
+                            "https://a.example#f", "https://user@a.example", "https://a b"}) {
+        const ParseResult result = parse({"--public-url", bad});
+        EXPECT_EQ(result.outcome, ParseOutcome::error) << bad;
+        EXPECT_NE(result.error.find("--public-url"), std::string::npos) << result.error;
+    }
+}
+
 TEST(Config, TheStdioKeyIsNeverAFlag) {
     EXPECT_EQ(parse({"--api-key", "x"}).outcome, ParseOutcome::error);
     EXPECT_NE(usage_text().find("MCP_API_KEY"), std::string::npos);

@@ -38,4 +38,5 @@ export MCP_BRIDGE_BIN=$BIN MCP_TEST_URL=$URL MCP_TEST_DB=$DB MCP_TEST_DB_URL=$DB
 export MCP_TEST_BRIDGE_LOG=$WORK/bridge.log MCP_TEST_ADMIN_KEY=$ADMIN_KEY MCP_TEST_READER_KEY=$READER_KEY MCP_TEST_DATASET_ID=$DATASET_ID
 # One file at a time: some change what the others see (datasets, keys, a database restart last).
 files=$(ls test/mcp/*.test.js | grep -v zz_)
-node --test --test-reporter=tap --test-concurrency=1 $files test/mcp/zz_*.test.js
+# MCP_TEST_FILES="test/mcp/x.test.js ..." runs only those (while working on one).
+node --test --test-reporter=tap --test-concurrency=1 ${MCP_TEST_FILES:-$files test/mcp/zz_*.test.js}

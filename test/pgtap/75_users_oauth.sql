@@ -3,7 +3,7 @@
 -- dataset looks missing), and the whole OAuth flow with its refusals.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(134);
+SELECT plan(139);
 SET LOCAL client_min_messages = warning;
 -- Cheap hashes for the test; the shipped cost is 15.
 SELECT mcp.set_setting('auth.password_cost', '10') IS NOT NULL AS cheap \gset
@@ -40,7 +40,7 @@ SELECT is((SELECT has_password FROM mcp.users() WHERE login = 'bob'), true, 'mcp
 SELECT session_token, coalesce(error, '') AS error FROM mcp.ui_sign_in_password('ALICE@example.com ', 'alice password 1', 'tap browser') \gset alice_ui_
 SELECT ok(:'alice_ui_error' = '' AND :'alice_ui_session_token' ~ '^[0-9a-f]{64}$', 'a person signs in to the dashboard with login and password');
 SELECT results_eq(format($$SELECT key_name, role FROM mcp.ui_session(%L)$$, :'alice_ui_session_token'),
-                  $$VALUES ('user:alice@example.com', 'reader')$$, 'the session acts as the person''s own row');
+                  $$VALUES ('Alice Analyst', 'reader')$$, 'the session is shown under the person''s name, with their role');
 SELECT is((SELECT error FROM mcp.ui_sign_in_password('alice@example.com', 'wrong password')), 'the login or password is wrong', 'a wrong password is refused');
 SELECT is((SELECT error FROM mcp.ui_sign_in_password('nobody', 'wrong password')), 'the login or password is wrong', 'an unknown login gets the same answer');
 SELECT is((SELECT error FROM mcp.ui_sign_in_password('alice@example.com', NULL)), 'the login or password is wrong', 'so does a missing password');
@@ -110,10 +110,21 @@ SELECT ok(EXISTS (SELECT 1 FROM mcp.query_logs WHERE api_key_id = :alice_key AND
                      AND datasets_used = ARRAY[:ds2]::integer[]),
           'a refused query is logged too, with the caller');
 
+INSERT INTO mcp.query_logs (query_text, tool_used) VALUES ('SELECT someone_elses_query', 'sql');
+SELECT ok(NOT EXISTS (SELECT 1 FROM jsonb_array_elements(mcp.search_query_logs() -> 'items') i WHERE i ->> 'query_text' = 'SELECT someone_elses_query')
+          AND EXISTS (SELECT 1 FROM jsonb_array_elements(mcp.search_query_logs() -> 'items') i WHERE (i ->> 'user_id')::integer = :alice_id),
+          'a reader person reads only their own query-log rows');
+SELECT throws_ok(format('SELECT mcp.query_log(%s)', (SELECT max(id) FROM mcp.query_logs WHERE query_text = 'SELECT someone_elses_query')),
+                 'P0002', NULL, 'and another''s row does not exist for them');
 SELECT set_config('mcp.caller', :'carol_key', true) IS NOT NULL AS as_carol \gset
 SELECT set_eq($$SELECT id FROM mcp.datasets() WHERE name LIKE 'tap_users_%'$$, ARRAY[:ds2], 'a group member sees what the group was granted');
 SELECT set_config('mcp.caller', :'bob_key', true) IS NOT NULL AS as_bob \gset
 SELECT set_eq($$SELECT id FROM mcp.datasets() WHERE name LIKE 'tap_users_%'$$, ARRAY[:ds, :ds2], 'an admin sees everything');
+SELECT ok(EXISTS (SELECT 1 FROM jsonb_array_elements(mcp.search_query_logs(jsonb_build_object('user', 'Alice@example.com')) -> 'items') i
+                   WHERE i ->> 'user_login' = 'alice@example.com'), 'an admin filters the log by person');
+SELECT ok(EXISTS (SELECT 1 FROM jsonb_array_elements(mcp.search_query_logs() -> 'items') i WHERE i ->> 'query_text' = 'SELECT someone_elses_query'),
+          'and reads everyone''s rows');
+SELECT is(mcp.search_query_logs('{"user": "nobody@example.com"}') ->> 'total', '0', 'an unknown person matches nothing');
 SELECT set_config('mcp.caller', :'plain_key', true) IS NOT NULL AS as_key \gset
 SELECT set_eq($$SELECT id FROM mcp.datasets() WHERE name LIKE 'tap_users_%'$$, ARRAY[:ds, :ds2], 'a reader API key sees every dataset by default');
 SELECT mcp.set_setting('access.api_keys_need_grants', 'true') IS NOT NULL AS strict \gset
@@ -258,8 +269,8 @@ SELECT mcp.oauth_token(:'exchange'::jsonb || jsonb_build_object('code', :'code8'
 SELECT is(:'tok8'::jsonb #>> '{body,scope}', 'datasets:read', 'a client asking for datasets:read gets just that');
 SELECT api_key_id AS read_only_key FROM mcp.authenticate_bearer(:'tok8'::jsonb #>> '{body,access_token}', :'resource') \gset
 SELECT set_config('mcp.caller', :'read_only_key', true) IS NOT NULL AS as_read_only \gset
-SELECT throws_ok(format($$SELECT mcp.call_tool('execute_query', '{"dataset_id": %s, "sql": "SELECT 1 AS x"}')$$, :ds), '42501',
-                 'insufficient_scope: the tool execute_query needs the scope datasets:query', 'a read-only connection cannot run queries (step-up)');
+SELECT matches(mcp.call_tool('execute_query', jsonb_build_object('dataset_id', :ds, 'sql', 'SELECT 1 AS x')) #>> '{content,0,text}',
+               '^insufficient_scope: the tool execute_query needs the scope datasets:query', 'a read-only connection cannot run queries');
 SELECT is((mcp.call_tool('list_datasets') ->> 'isError')::boolean, false, 'but lists datasets');
 SELECT set_config('mcp.caller', '', true) IS NOT NULL AS nobody2 \gset
 SELECT is((mcp.oauth_revoke(:'tok8'::jsonb #>> '{body,refresh_token}', :'client') ->> 'status')::integer, 200, 'revocation answers 200');

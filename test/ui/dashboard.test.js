@@ -460,3 +460,43 @@ test('without JavaScript: sign-in and the read-only views work', async () => {
   await shot(page, '16-no-javascript');
   assert.deepEqual(plain.problems, []);
 });
+
+test('a person signs in with login and password, sees only granted datasets, and the log filters by person', async () => {
+  const login = 'ui.person@example.com';
+  psql(`SELECT mcp.set_setting('auth.password_cost', '10');
+        SELECT mcp.create_user(:'login', 'UI Person', 'reader', 'ui person password')`, { login });
+  const person = await openBrowser();
+  const { page } = person;
+  await page.goto(url + '/ui/sign-in');
+  await page.fill('#login', login);
+  await page.fill('#password', 'not the password');
+  await submit(page, 'form[action="/ui/sign-in"] button[type=submit]');
+  assert.match(await page.textContent('#sign-in-error'), /login or password is wrong/);
+  await page.fill('#login', login);
+  await page.fill('#password', 'ui person password');
+  await Promise.all([page.waitForURL(/\/ui\/datasets$/), page.click('form[action="/ui/sign-in"] button[type=submit]')]);
+  assert.match(await page.textContent('.who'), /UI Person/);
+  assert.doesNotMatch(await page.textContent('#dataset-list'), /ui_demo_panel/, 'nothing granted: no dataset');
+  await page.goto(`${url}/ui/datasets/${datasetId}`);
+  assert.match(await page.textContent('main'), /does not exist/, 'an ungranted dataset reads as a missing one');
+  psql(`SELECT mcp.grant_dataset(:'id'::integer, to_user => :'login')`, { id: datasetId, login });
+  await page.goto(url + '/ui/datasets');
+  assert.match(await page.textContent('#dataset-list'), /ui_demo_panel/, 'granted: listed');
+  await shot(page, '17-person-signed-in');
+
+  // A query run as the person (the bridge names the caller the same way), then the log by person.
+  psql(`SELECT set_config('mcp.caller', (SELECT k.id::text FROM mcp.api_keys k JOIN mcp.users u ON u.id = k.user_id
+                                          WHERE u.login = :'login' AND k.kind = 'user'), false);
+        SELECT mcp.execute_query(:'id'::integer, 'SELECT count(*) AS person_rows FROM panelists') IS NOT NULL;`,
+       { id: datasetId, login });
+  const { page: adminPage } = admin;
+  await signIn(adminPage, adminKey);
+  await adminPage.goto(`${url}/ui/logs?range=24h&user=${encodeURIComponent(login)}`);
+  const rows = await adminPage.textContent('table.logs tbody');
+  assert.match(rows, /person_rows/);
+  assert.match(rows, /ui\.person@example\.com/, 'the row names the person');
+  assert.doesNotMatch(rows, /GROUP BY gender/, 'other callers\' queries are filtered out');
+  assert.equal(await adminPage.inputValue('#log-user'), login);
+  assert.deepEqual(await unlabelledInputs(adminPage), []);
+  assert.deepEqual(person.problems, []);
+});

@@ -162,7 +162,16 @@ $$;
 COMMENT ON FUNCTION mcp._may_use_dataset(integer, integer) IS
 'Whether the caller (by default the current one, see mcp._caller_api_key) may see and query a dataset: admins all, reader keys all unless access.api_keys_need_grants, people what is granted to them or their groups; a direct SQL call without a caller, everything its PostgreSQL role allows.';
 
-GRANT EXECUTE ON FUNCTION mcp._may_use_dataset(integer, integer), mcp._caller_api_key() TO mcp_reader;
+-- Other people's queries are theirs: a reader person sees only their own query-log rows.
+CREATE FUNCTION mcp._log_viewer_user() RETURNS integer
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT k.user_id FROM mcp.api_keys k
+     WHERE k.id = mcp._caller_api_key() AND k.kind <> 'key' AND k.role <> 'admin'
+$$;
+COMMENT ON FUNCTION mcp._log_viewer_user() IS 'Internal: the person whose query-log rows alone the caller may read (a reader person), NULL when the caller may read all (admins, API keys, direct SQL)';
+
+GRANT EXECUTE ON FUNCTION mcp._may_use_dataset(integer, integer), mcp._caller_api_key(),
+    mcp._log_viewer_user() TO mcp_reader;
 
 -- Functions of other parts that now apply the access check or know people.
 CREATE OR REPLACE FUNCTION mcp._dataset_row(dataset_id integer) RETURNS mcp.datasets
@@ -180,6 +189,7 @@ BEGIN
     RETURN found_row;
 END
 $$;
+COMMENT ON FUNCTION mcp._dataset_row(integer) IS 'Internal: the dataset row with that id, or a clear error';
 
 CREATE OR REPLACE FUNCTION mcp.datasets(status text DEFAULT NULL) RETURNS SETOF mcp.dataset_info
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -192,6 +202,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
      WHERE (datasets.status IS NULL OR d.status = datasets.status) AND mcp._may_use_dataset(d.id)
      ORDER BY d.id
 $$;
+COMMENT ON FUNCTION mcp.datasets(text) IS
+'Lists registered datasets, optionally only those with one status; connections are masked (user@host:port/dbname).';
 
 CREATE OR REPLACE FUNCTION mcp._log_query(entry jsonb) RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -218,6 +230,7 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
       LEFT JOIN mcp.api_keys k
              ON k.id = coalesce((entry #>> '{context,api_key_id}')::integer, mcp._caller_api_key())
 $$;
+COMMENT ON FUNCTION mcp._log_query(jsonb) IS 'Internal: writes one query-log row from the executor''s JSON entry';
 
 CREATE OR REPLACE FUNCTION mcp.create_api_key(name text, role text, expires_at timestamptz DEFAULT NULL)
 RETURNS text
@@ -268,6 +281,8 @@ BEGIN
     END LOOP;
 END
 $$;
+COMMENT ON FUNCTION mcp.create_api_key(text, text, timestamptz) IS
+'Creates an API key for MCP and REST clients (role reader or admin, optional expiry) and returns its secret. The secret is shown only this once: only its SHA-256 hash is stored. Clients send it as "Authorization: Bearer <secret>".';
 
 CREATE OR REPLACE FUNCTION mcp.revoke_api_key(name text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -286,6 +301,8 @@ BEGIN
     RETURN true;
 END
 $$;
+COMMENT ON FUNCTION mcp.revoke_api_key(text) IS
+'Revokes an API key by name, at once on every bridge, and ends its MCP sessions. The row stays, for the query log''s api_key_id.';
 
 CREATE OR REPLACE FUNCTION mcp.api_keys()
 RETURNS TABLE (id integer, name text, role text, key_prefix text, status text, created_by text,
@@ -301,6 +318,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
      WHERE k.kind = 'key'
      ORDER BY k.id
 $$;
+COMMENT ON FUNCTION mcp.api_keys() IS
+'Lists API keys with their status (active, expired, revoked) and the first characters of each secret (key_prefix); never the secret or its hash.';
 
 CREATE OR REPLACE FUNCTION mcp.authenticate(secret text)
 RETURNS TABLE (api_key_id integer, name text, role text)
@@ -329,6 +348,8 @@ BEGIN
     RETURN NEXT;
 END
 $$;
+COMMENT ON FUNCTION mcp.authenticate(text) IS
+'The API key a secret belongs to (id, name, role), or no row when the secret is unknown, revoked or expired. Called by the bridge on each request it has not checked recently; records last_used_at.';
 
 CREATE OR REPLACE FUNCTION mcp._live_dataset(dataset_id integer) RETURNS mcp.datasets
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -347,6 +368,7 @@ BEGIN
     RETURN found_row;
 END
 $$;
+COMMENT ON FUNCTION mcp._live_dataset(integer) IS 'Internal: the dataset row if MCP clients may use it (approved or active), else an error an LLM can act on';
 
 CREATE OR REPLACE FUNCTION mcp._live_dataset_list() RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -354,6 +376,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
       FROM (SELECT id, name FROM mcp.datasets
              WHERE status IN ('approved', 'active') AND mcp._may_use_dataset(id) ORDER BY id LIMIT 50) d
 $$;
+COMMENT ON FUNCTION mcp._live_dataset_list() IS 'Internal: "1 = name, 2 = name" of the datasets MCP clients may use, for tool descriptions';
 
 CREATE OR REPLACE FUNCTION mcp.call_tool(name text, arguments jsonb DEFAULT '{}', context jsonb DEFAULT '{}')
 RETURNS jsonb
@@ -382,8 +405,11 @@ BEGIN
               || jsonb_build_object('tool', tool.name);
     -- Whatever runs below, however deep, can attribute its work to the caller.
     PERFORM set_config('mcp.request_context', caller::text, true);
-    -- An OAuth connection runs only the tools its scopes allow (insufficient_scope, 42501).
-    PERFORM mcp._require_tool_scope(tool.name);
+    -- An OAuth connection runs only the tools its scopes allow.
+    problem := mcp._missing_tool_scope(tool.name);
+    IF problem IS NOT NULL THEN
+        RETURN mcp._tool_error(problem);
+    END IF;
     BEGIN
         EXECUTE format('SELECT %s($1, $2)', tool.handler) INTO answer USING args, caller;
     EXCEPTION WHEN OTHERS THEN
@@ -398,6 +424,8 @@ BEGIN
         'isError', false);
 END
 $$;
+COMMENT ON FUNCTION mcp.call_tool(text, jsonb, jsonb) IS
+'Runs an MCP tool (tools/call) and returns its result: {content: [{type: text, text}], structuredContent, isError}. Bad arguments and failures are isError results that tell the model what to fix; an unknown tool is an error (SQLSTATE 42883). context {client_name, client_version, user_agent, session_id, api_key_id} reaches the query log, and is also readable as the transaction''s setting mcp.request_context.';
 
 CREATE OR REPLACE FUNCTION mcp._tool_list_datasets(arguments jsonb, context jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -409,6 +437,7 @@ BEGIN
     RETURN jsonb_build_object('text', mcp.context(1), 'structured', jsonb_build_object('datasets', listed));
 END
 $$;
+COMMENT ON FUNCTION mcp._tool_list_datasets(jsonb, jsonb) IS 'Tool list_datasets: live datasets (context level 1)';
 
 CREATE OR REPLACE FUNCTION mcp.mcp_resources()
 RETURNS TABLE (uri text, name text, title text, description text, mime_type text)
@@ -430,6 +459,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
          WHERE d.status IN ('approved', 'active') AND mcp._may_use_dataset(d.id)
          ORDER BY d.id, part) AS per_dataset
 $$;
+COMMENT ON FUNCTION mcp.mcp_resources() IS
+'The resources MCP clients see (resources/list): the house rules, the dataset catalog, and each approved dataset''s overview and schema, as markdown.';
 
 CREATE OR REPLACE FUNCTION mcp.read_resource(resource_uri text)
 RETURNS TABLE (uri text, mime_type text, content text)
@@ -468,6 +499,8 @@ BEGIN
     RETURN NEXT;
 END
 $$;
+COMMENT ON FUNCTION mcp.read_resource(text) IS
+'The contents of one resource (resources/read) as markdown; an unknown URI, or a dataset that is not approved, is an error with SQLSTATE 42704.';
 
 CREATE OR REPLACE FUNCTION mcp.get_prompt(name text, arguments jsonb DEFAULT '{}') RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -511,6 +544,160 @@ BEGIN
         jsonb_build_object('role', 'user', 'content', jsonb_build_object('type', 'text', 'text', body))));
 END
 $$;
+COMMENT ON FUNCTION mcp.get_prompt(text, jsonb) IS
+'One prompt filled in with its arguments (prompts/get): {description, messages}. An unknown prompt is SQLSTATE 42704; a missing or invalid argument 22023.';
+
+CREATE OR REPLACE FUNCTION mcp._matching_query_logs(filters jsonb) RETURNS SETOF mcp.query_logs
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    -- skip and limit page the rows; the callers apply them.
+    allowed constant text[] := ARRAY['client', 'tool', 'success', 'dataset_id', 'api_key_id',
+                                     'user', 'session_id', 'since', 'until', 'q', 'skip', 'limit'];
+    f        jsonb := coalesce(filters, '{}');
+    unknown  text;
+    since_ts timestamptz;
+    until_ts timestamptz;
+    want_success  boolean;
+    want_dataset  integer;
+    want_key      integer;
+    only_user     integer := mcp._log_viewer_user();
+BEGIN
+    IF jsonb_typeof(f) <> 'object' THEN
+        RAISE EXCEPTION 'filters must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT string_agg(k, ', ' ORDER BY k) INTO unknown FROM jsonb_object_keys(f) k WHERE k <> ALL (allowed);
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown filter(s): %', unknown
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Filters: ' || array_to_string(allowed, ', ') || '.';
+    END IF;
+    BEGIN
+        want_success := (f ->> 'success')::boolean;
+        want_dataset := (f ->> 'dataset_id')::integer;
+        want_key := (f ->> 'api_key_id')::integer;
+    EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
+        RAISE EXCEPTION 'success is true or false; dataset_id and api_key_id are integers'
+            USING ERRCODE = 'invalid_parameter_value';
+    END;
+    since_ts := mcp._filter_time(f ->> 'since', 'since');
+    until_ts := mcp._filter_time(f ->> 'until', 'until');
+    RETURN QUERY
+    SELECT l.* FROM mcp.query_logs l
+     WHERE (f ->> 'client' IS NULL OR l.client_name = f ->> 'client')
+       AND (f ->> 'tool' IS NULL OR l.tool_used = f ->> 'tool' OR l.mcp_tool = f ->> 'tool')
+       AND (want_success IS NULL OR l.success = want_success)
+       AND (want_dataset IS NULL OR l.datasets_used @> ARRAY[want_dataset])
+       AND (want_key IS NULL OR l.api_key_id = want_key)
+       AND (only_user IS NULL OR l.user_id = only_user)
+       -- A person by login; an unknown login matches nothing.
+       AND (f ->> 'user' IS NULL
+            OR l.user_id = (SELECT u.id FROM mcp.users u WHERE u.login = lower(btrim(f ->> 'user'))))
+       AND (f ->> 'session_id' IS NULL OR l.session_id = f ->> 'session_id')
+       AND (since_ts IS NULL OR l.created_at >= since_ts)
+       AND (until_ts IS NULL OR l.created_at < until_ts)
+       AND (f ->> 'q' IS NULL OR strpos(lower(l.query_text), lower(f ->> 'q')) > 0
+            OR strpos(lower(coalesce(l.error_message, '')), lower(f ->> 'q')) > 0);
+END
+$$;
+COMMENT ON FUNCTION mcp._matching_query_logs(jsonb) IS
+'Internal: query-log rows matching {client, tool, success, dataset_id, api_key_id, user (a person''s login), session_id, since, until, q}, shared by mcp.search_query_logs (REST) and the dashboard';
+
+CREATE OR REPLACE FUNCTION mcp.search_query_logs(filters jsonb DEFAULT '{}') RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    f        jsonb := coalesce(filters, '{}');
+    skip_n   integer;
+    limit_n  integer;
+    total    bigint;
+    items    jsonb;
+BEGIN
+    IF jsonb_typeof(f) <> 'object' THEN
+        RAISE EXCEPTION 'filters must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    BEGIN
+        skip_n := coalesce((f ->> 'skip')::integer, 0);
+        limit_n := coalesce((f ->> 'limit')::integer, 100);
+    EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
+        RAISE EXCEPTION 'skip and limit are integers' USING ERRCODE = 'invalid_parameter_value';
+    END;
+    IF skip_n < 0 OR limit_n NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'skip must be 0 or more and limit from 1 to 1000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    WITH matching AS (SELECT * FROM mcp._matching_query_logs(f))
+    SELECT (SELECT count(*) FROM matching),
+           (SELECT coalesce(jsonb_agg(to_jsonb(page) || jsonb_build_object('user_login',
+                        (SELECT u.login FROM mcp.users u WHERE u.id = page.user_id))
+                        ORDER BY page.created_at DESC, page.id DESC), '[]')
+              FROM (SELECT * FROM matching m ORDER BY m.created_at DESC, m.id DESC OFFSET skip_n LIMIT limit_n) page)
+      INTO total, items;
+    RETURN jsonb_build_object('total', total, 'skip', skip_n, 'limit', limit_n, 'items', items);
+END
+$$;
+COMMENT ON FUNCTION mcp.search_query_logs(jsonb) IS
+'GET /api/logs: query log rows, newest first (each with user_login, the person it ran for), filtered by {client, tool, success, dataset_id, api_key_id, user (a person''s login), session_id, since, until (timestamps or ages such as 24h, 7d), q (text in the query or error), skip, limit}; answers {total, skip, limit, items}.';
+
+CREATE OR REPLACE FUNCTION mcp.query_log(log_id bigint) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    entry mcp.query_logs;
+BEGIN
+    SELECT * INTO entry FROM mcp.query_logs l
+     WHERE l.id = log_id
+       AND (mcp._log_viewer_user() IS NULL OR l.user_id = mcp._log_viewer_user());
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'query log entry % does not exist', log_id
+            USING ERRCODE = 'no_data_found', HINT = 'Entries are listed by mcp.search_query_logs.';
+    END IF;
+    RETURN (to_jsonb(entry) - 'session_id') || jsonb_build_object(
+        -- Enough of the session id to group calls, not enough to stand in for it.
+        'session_prefix', left(entry.session_id, 8),
+        'datasets', coalesce((SELECT jsonb_agg(jsonb_build_object('id', u.id, 'name', d.name) ORDER BY u.ord)
+                                FROM unnest(entry.datasets_used) WITH ORDINALITY u(id, ord)
+                                LEFT JOIN mcp.datasets d ON d.id = u.id), '[]'));
+END
+$$;
+COMMENT ON FUNCTION mcp.query_log(bigint) IS
+'One query-log entry in full (query text, type, datasets with their names, time, rows, success, error and SQLSTATE, client, format, size, cache), with the first 8 characters of its MCP session id only.';
+
+CREATE OR REPLACE FUNCTION mcp.ui_session(session_token text, idle_timeout interval DEFAULT '2 hours')
+RETURNS TABLE (api_key_id integer, key_name text, role text, csrf_token text, expires_at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    hash   bytea;
+    hit    record;
+BEGIN
+    IF session_token IS NULL OR session_token !~ '^[0-9a-f]{64}$' THEN
+        RETURN;
+    END IF;
+    hash := sha256(convert_to(session_token, 'UTF8'));
+    -- The key is checked on every request: a revoked or expired key ends its sessions at once.
+    -- A person's session is shown under their name, a key's under the key's.
+    SELECT s.api_key_id AS id, coalesce(u.display_name, k.name) AS name, k.role, s.csrf_token AS csrf,
+           s.expires_at AS ends_at, s.last_seen_at AS seen
+      INTO hit
+      FROM mcp.ui_sessions s JOIN mcp.api_keys k ON k.id = s.api_key_id
+      LEFT JOIN mcp.users u ON u.id = k.user_id
+     WHERE s.token_hash = hash
+       AND s.expires_at > now()
+       AND s.last_seen_at > now() - coalesce(idle_timeout, interval '2 hours')
+       AND k.revoked_at IS NULL
+       AND (k.expires_at IS NULL OR k.expires_at > now());
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    -- A write per page view would make every request contend on one row; a minute will do.
+    IF hit.seen < now() - interval '1 minute' THEN
+        UPDATE mcp.ui_sessions s SET last_seen_at = now() WHERE s.token_hash = hash;
+    END IF;
+    api_key_id := hit.id;
+    key_name := hit.name;
+    role := hit.role;
+    csrf_token := hit.csrf;
+    expires_at := hit.ends_at;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION mcp.ui_session(text, interval) IS
+'The dashboard session a cookie token belongs to (API key id, name, role, CSRF token, end), or no row when it is unknown, expired, idle longer than idle_timeout, or its API key was revoked or expired.';
 
 -- Part 75.
 CREATE FUNCTION mcp._hash_password(password text, cost integer) RETURNS text
@@ -1690,7 +1877,7 @@ COMMENT ON FUNCTION mcp.authenticate_bearer(text, text) IS
 'Checks the bearer credential of a request: an API key (as mcp.authenticate), or an OAuth access token that is live, not revoked, of an enabled person, and issued for resource (the URL of the MCP endpoint asking). Answers the caller (api_key_id, name, role, scopes, person, client, expiry) or a row with only error set; refusals of real tokens are recorded in mcp.auth_events.';
 
 -- What a connected client's person may do with a tool: the query tools need datasets:query.
-CREATE FUNCTION mcp._require_tool_scope(tool_name text) RETURNS void
+CREATE FUNCTION mcp._missing_tool_scope(tool_name text) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     caller  mcp.api_keys;
@@ -1699,14 +1886,14 @@ DECLARE
 BEGIN
     SELECT * INTO caller FROM mcp.api_keys k WHERE k.id = mcp._caller_api_key();
     IF caller.kind = 'oauth' AND NOT (needed = ANY (caller.scopes)) THEN
-        RAISE EXCEPTION 'insufficient_scope: the tool % needs the scope %', tool_name, needed
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('This connection was granted: %s.', array_to_string(caller.scopes, ' ')),
-                  HINT = 'scope=' || array_to_string(array(SELECT DISTINCT s FROM unnest(caller.scopes || needed) s ORDER BY 1), ' ');
+        RETURN format('insufficient_scope: the tool %s needs the scope %s, and this connection was granted only %s. '
+                      'Reconnect the connector and allow %s.',
+                      tool_name, needed, coalesce(nullif(array_to_string(caller.scopes, ' '), ''), 'none'), needed);
     END IF;
+    RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION mcp._require_tool_scope(text) IS 'Internal: raises insufficient_scope (SQLSTATE 42501, HINT scope=...) when an OAuth connection lacks the scope a tool needs';
+COMMENT ON FUNCTION mcp._missing_tool_scope(text) IS 'Internal: why an OAuth connection may not run a tool (it lacks the scope the tool needs: datasets:query for the query tools, datasets:read for the rest), or NULL';
 
 GRANT EXECUTE ON FUNCTION mcp.authenticate_bearer(text, text), mcp.oauth_server_metadata(text),
     mcp.oauth_resource_metadata(text, text), mcp.oauth_register(jsonb),
