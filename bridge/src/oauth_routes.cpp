@@ -83,6 +83,14 @@ Response unavailable() {
     return response;
 }
 
+// A call the database refused (a parameter it cannot read, such as bytes that are not
+// UTF-8) is the client's fault; one it could not be asked is ours.
+Response failed_call(const PgError& error) {
+    return error.kind == PgError::Kind::server
+               ? oauth_error(http::status::bad_request, "invalid_request", "a parameter could not be read")
+               : unavailable();
+}
+
 // A function's {status, body} answer as the HTTP response.
 Response forward_answer(const std::string& answer) {
     rapidjson::Document document;
@@ -281,8 +289,10 @@ Response get_authorize(OAuthDeps& deps, const Request& request) {
     PgError error;
     if (!call(deps.pool, "SELECT mcp.oauth_authorize($1::jsonb, $2, $3)::text",
               {*params, deps.issuer, deps.resource}, answer, error)) {
-        return message_page(http::status::service_unavailable,
-                            "The server cannot reach its database. Try again in a moment.");
+        return error.kind == PgError::Kind::server
+                   ? message_page(http::status::bad_request, "The sign-in link is malformed.")
+                   : message_page(http::status::service_unavailable,
+                                  "The server cannot reach its database. Try again in a moment.");
     }
     return authorization_answer(answer);
 }
@@ -330,7 +340,7 @@ Response post_token(OAuthDeps& deps, const Request& request) {
     PgError error;
     if (!call(deps.pool, "SELECT mcp.oauth_token($1::jsonb, $2)::text", {*params, deps.resource},
               answer, error)) {
-        return unavailable();
+        return failed_call(error);
     }
     return forward_answer(answer);
 }
@@ -354,7 +364,7 @@ Response post_revoke(OAuthDeps& deps, const Request& request) {
     PgError error;
     if (!call(deps.pool, "SELECT mcp.oauth_revoke($1, $2, nullif($3, ''))::text",
               {token, client_id, client_secret}, answer, error)) {
-        return unavailable();
+        return failed_call(error);
     }
     return forward_answer(answer);
 }

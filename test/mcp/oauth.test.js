@@ -295,6 +295,19 @@ test('discovery documents and malformed requests', async () => {
   const plain = await fetch(bridge.url + '/authorize?' + new URLSearchParams({ response_type: 'code', client_id: 'mcpc_unknown', redirect_uri: CALLBACK, code_challenge: 'x', code_challenge_method: 'plain' }), { redirect: 'manual' });
   assert.equal(plain.status, 400, 'an unknown client gets an error page, never a redirect');
   assert.match(await plain.text(), /not registered/);
+  const notUtf8 = await fetch(bridge.url + '/authorize?client_id=%FF%FE&response_type=code', { redirect: 'manual' });
+  assert.equal(notUtf8.status, 400, 'bytes that are not UTF-8 are a malformed link');
+  const tokenNotUtf8 = await fetch(bridge.url + '/token', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=authorization_code&code=%FF&client_id=x' });
+  assert.equal(tokenNotUtf8.status, 400);
+  assert.equal((await tokenNotUtf8.json()).error, 'invalid_request');
+  const huge = await fetch(bridge.url + '/token', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x'.repeat(5000), client_id: 'x' }) });
+  assert.equal((await huge.json()).error, 'invalid_request', 'an oversized parameter is refused before the database');
+  const forged = await fetch(bridge.url + '/authorize', { method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' },
+    body: new URLSearchParams({ step: 'sign_in', request: 'mcpar_x', login: LOGIN, password: PASSWORD }) });
+  assert.equal(forged.status, 403, 'a sign-in form posted from another site is refused');
   const otherMetadata = await (await fetch(other.url + '/.well-known/oauth-protected-resource')).json();
   assert.equal(otherMetadata.resource, other.url + '/mcp', 'each bridge names its own resource');
 });
