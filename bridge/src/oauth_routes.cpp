@@ -199,7 +199,8 @@ Response oauth_page(http::status status, const char* name, std::string_view titl
                     const std::string& redirect_origin = {}) {
     View layout = layout_view(title);
     for (const char* key : {"heading", "error", "client_name", "request", "consent", "scopes",
-                            "datasets", "display_name", "login", "redirect_host", "no_datasets"}) {
+                            "datasets", "display_name", "login", "redirect_host", "no_datasets",
+                            "upstream"}) {
         if (const View* value = view.get(key)) {
             layout.set(key, *value);
         }
@@ -252,6 +253,8 @@ Response authorization_answer(const std::string& answer) {
     view.set("request", text_member(document, "request"));
     view.set("scopes", scopes_view(member(document, "scopes")));
     if (action == "sign_in") {
+        const std::string upstream = text_member(document, "upstream");
+        view.set("upstream", upstream.empty() ? View(false) : View(upstream));
         const std::string error = text_member(document, "error");
         view.set("error", error.empty() ? View(false) : View(error));
         return oauth_page(error.empty() ? http::status::ok : http::status::unauthorized,
@@ -321,6 +324,47 @@ Response post_authorize(OAuthDeps& deps, const Request& request) {
         return message_page(error.kind == PgError::Kind::server ? http::status::bad_request
                                                                 : http::status::service_unavailable,
                             "Sign-in could not continue. Start connecting again from your application.");
+    }
+    return authorization_answer(answer);
+}
+
+// GET /oidc/start?request=...: on to the upstream OpenID provider.
+Response get_oidc_start(OAuthDeps& deps, const Request& request) {
+    const auto query = FormData::from_target(request.target());
+    const std::string handle = query ? query->get("request") : std::string();
+    if (handle.empty() || handle.size() > 200) {
+        return message_page(http::status::bad_request, "The sign-in link is malformed.");
+    }
+    std::string answer;
+    PgError error;
+    if (!call(deps.pool, "SELECT mcp.oauth_oidc_start($1, $2)::text",
+              {handle, deps.issuer + "/oidc/callback"}, answer, error)) {
+        return message_page(http::status::bad_gateway,
+                            "The sign-in provider cannot be reached. Try again in a moment, or sign in with a password.");
+    }
+    return authorization_answer(answer);
+}
+
+// GET /oidc/callback?state&code: the provider's answer, then the consent page.
+Response get_oidc_callback(OAuthDeps& deps, const Request& request) {
+    const auto query = FormData::from_target(request.target());
+    if (!query || query->get("state").empty() || query->get("state").size() > 200 ||
+        query->get("code").size() > max_param_bytes) {
+        return message_page(http::status::bad_request, "The sign-in provider's answer is malformed.");
+    }
+    if (const auto refused = query->find("error")) {
+        return message_page(http::status::forbidden,
+                            "The sign-in provider refused: " + refused->substr(0, 200) + ".");
+    }
+    std::string answer;
+    PgError error;
+    if (!call(deps.pool, "SELECT mcp.oauth_oidc_callback($1, $2, $3)::text",
+              {query->get("state"), query->get("code"), deps.issuer + "/oidc/callback"}, answer, error)) {
+        return message_page(error.kind == PgError::Kind::server ? http::status::forbidden
+                                                                : http::status::service_unavailable,
+                            error.kind == PgError::Kind::server
+                                ? "Sign-in refused: " + error.message
+                                : "The server cannot reach its database. Try again in a moment.");
     }
     return authorization_answer(answer);
 }
@@ -439,6 +483,10 @@ void add_oauth_routes(Router& router, OAuthDeps& deps) {
                [&deps](const Request& request) { return get_authorize(deps, request); });
     router.add(http::verb::post, "/authorize",
                [&deps](const Request& request) { return post_authorize(deps, request); });
+    router.add(http::verb::get, "/oidc/start",
+               [&deps](const Request& request) { return get_oidc_start(deps, request); });
+    router.add(http::verb::get, "/oidc/callback",
+               [&deps](const Request& request) { return get_oidc_callback(deps, request); });
 }
 
 }  // namespace mcp::bridge

@@ -48,7 +48,11 @@ CREATE TABLE mcp.oauth_authorizations (
     created_at       timestamptz NOT NULL DEFAULT now(),
     expires_at       timestamptz NOT NULL,
     code_expires_at  timestamptz,
-    code_used_at     timestamptz
+    code_used_at     timestamptz,
+    -- Sign-in through the upstream OpenID provider (78_oidc.sql): its state, nonce, PKCE verifier.
+    oidc_state_hash  bytea UNIQUE CHECK (length(oidc_state_hash) = 32),
+    oidc_nonce       text,
+    oidc_verifier    text
 );
 CREATE INDEX oauth_authorizations_expires_idx ON mcp.oauth_authorizations (expires_at);
 COMMENT ON TABLE mcp.oauth_authorizations IS 'OAuth authorizations in progress: the /authorize request, who signed in, and the code (hashes only)';
@@ -415,7 +419,8 @@ BEGIN
     VALUES (mcp._oauth_hash(handle), client.id, wanted, p ->> 'state', p ->> 'code_challenge',
             scopes, resource, now() + interval '15 minutes');
     RETURN jsonb_build_object('action', 'sign_in', 'request', handle, 'client_name', client.client_name,
-                              'client_registration', client.registration, 'scopes', to_jsonb(scopes));
+                              'client_registration', client.registration, 'scopes', to_jsonb(scopes),
+                              'upstream', mcp._oidc_upstream_name());
 END
 $$;
 COMMENT ON FUNCTION mcp.oauth_authorize(jsonb, text, text) IS
@@ -428,29 +433,19 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION mcp._oauth_pending(text) IS 'Internal: the authorization a page handle belongs to, while it awaits sign-in or consent';
 
--- POST /authorize (sign-in form). {action: 'consent', consent, client_name, display_name,
--- scopes, datasets} for the consent page, or {action: 'sign_in', error} to show the form again.
-CREATE FUNCTION mcp.oauth_sign_in(request text, login text, password text) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- After a person signed in (by password or upstream): binds them to the pending
+-- authorization and answers the consent page's view.
+CREATE FUNCTION mcp._oauth_signed_in(request text, pending mcp.oauth_authorizations, user_id integer)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    pending  mcp.oauth_authorizations := mcp._oauth_pending(request);
     client   mcp.oauth_clients;
-    checked  record;
     person   mcp.users;
     handle   text := mcp._oauth_secret('mcpcn_');
     granted  text[];
 BEGIN
-    IF pending.id IS NULL THEN
-        RETURN jsonb_build_object('action', 'error', 'status', 400,
-            'message', 'This sign-in page has expired or was already used. Start connecting again from your application.');
-    END IF;
     SELECT * INTO client FROM mcp.oauth_clients c WHERE c.id = pending.client_id;
-    SELECT * INTO checked FROM mcp._check_password_sign_in(login, password);
-    IF checked.user_id IS NULL THEN
-        RETURN jsonb_build_object('action', 'sign_in', 'request', request, 'client_name', client.client_name,
-                                  'scopes', to_jsonb(pending.scopes), 'error', checked.error);
-    END IF;
-    SELECT * INTO person FROM mcp.users u WHERE u.id = checked.user_id;
+    SELECT * INTO person FROM mcp.users u WHERE u.id = _oauth_signed_in.user_id;
     granted := mcp._oauth_granted_scopes(array_to_string(pending.scopes, ' '), person.role);
     UPDATE mcp.oauth_authorizations a SET user_id = person.id, consent_hash = mcp._oauth_hash(handle), scopes = granted
      WHERE a.id = pending.id;
@@ -472,18 +467,46 @@ BEGIN
                              '[]'));
 END
 $$;
-COMMENT ON FUNCTION mcp.oauth_sign_in(text, text, text) IS
-'POST /authorize, sign-in step: checks the login and password (with lockout) for a pending authorization and answers {action: consent, consent handle, client_name, display_name, scopes, datasets the person will see}, or {action: sign_in, error} to ask again.';
+COMMENT ON FUNCTION mcp._oauth_signed_in(text, mcp.oauth_authorizations, integer) IS 'Internal: binds a signed-in person to a pending authorization and answers the consent page (client, scopes, the datasets the client will see)';
 
--- POST /authorize (consent form). Both handles must match: the first proves the browser
--- started this authorization, the second that it is the one that signed in.
-CREATE FUNCTION mcp.oauth_consent(request text, consent text, approve boolean, issuer text) RETURNS jsonb
+-- POST /authorize (sign-in form). {action: 'consent', consent, client_name, display_name,
+-- scopes, datasets} for the consent page, or {action: 'sign_in', error} to show the form again.
+CREATE FUNCTION mcp.oauth_sign_in(request text, login text, password text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     pending  mcp.oauth_authorizations := mcp._oauth_pending(request);
+    client   mcp.oauth_clients;
+    checked  record;
+BEGIN
+    IF pending.id IS NULL THEN
+        RETURN jsonb_build_object('action', 'error', 'status', 400,
+            'message', 'This sign-in page has expired or was already used. Start connecting again from your application.');
+    END IF;
+    SELECT * INTO client FROM mcp.oauth_clients c WHERE c.id = pending.client_id;
+    SELECT * INTO checked FROM mcp._check_password_sign_in(login, password);
+    IF checked.user_id IS NULL THEN
+        RETURN jsonb_build_object('action', 'sign_in', 'request', request, 'client_name', client.client_name,
+                                  'scopes', to_jsonb(pending.scopes), 'error', checked.error,
+                                  'upstream', mcp._oidc_upstream_name());
+    END IF;
+    RETURN mcp._oauth_signed_in(request, pending, checked.user_id);
+END
+$$;
+COMMENT ON FUNCTION mcp.oauth_sign_in(text, text, text) IS
+'POST /authorize, sign-in step: checks the login and password (with lockout) for a pending authorization and answers {action: consent, consent handle, client_name, display_name, scopes, datasets the person will see}, or {action: sign_in, error} to ask again.';
+
+-- POST /authorize (consent form). The consent handle, given only to the browser that signed
+-- in, finds the authorization; the request handle, when the form has it (password sign-in;
+-- an upstream sign-in comes back without it), must match too.
+CREATE FUNCTION mcp.oauth_consent(request text, consent text, approve boolean, issuer text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    pending  mcp.oauth_authorizations;
     code     text := mcp._oauth_secret('mcpac_');
 BEGIN
-    IF pending.id IS NULL OR pending.consent_hash IS DISTINCT FROM mcp._oauth_hash(consent) THEN
+    SELECT * INTO pending FROM mcp.oauth_authorizations a
+     WHERE a.consent_hash = mcp._oauth_hash(consent) AND a.expires_at > now() AND a.code_hash IS NULL;
+    IF pending.id IS NULL OR (coalesce(request, '') <> '' AND pending.request_hash <> mcp._oauth_hash(request)) THEN
         RETURN jsonb_build_object('action', 'error', 'status', 400,
             'message', 'This consent page has expired or was already used. Start connecting again from your application.');
     END IF;

@@ -3,7 +3,7 @@
 -- dataset looks missing), and the whole OAuth flow with its refusals.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(139);
+SELECT plan(148);
 SET LOCAL client_min_messages = warning;
 -- Cheap hashes for the test; the shipped cost is 15.
 SELECT mcp.set_setting('auth.password_cost', '10') IS NOT NULL AS cheap \gset
@@ -297,6 +297,18 @@ SELECT ok(mcp.enable_user('alice@example.com'), 'an admin enables them again');
 SELECT is((SELECT error FROM mcp.authenticate_bearer(:'tok9'::jsonb #>> '{body,access_token}', :'resource')),
           'the account is disabled or its access was revoked', 'their old tokens stay dead');
 
+-- Upstream OpenID sign-in (the flow itself runs against a real provider in test/mcp/oidc.test.js)
+SELECT is(mcp._oidc_upstream_name(), NULL, 'no upstream provider until oidc.issuer and oidc.client_id are set');
+SELECT is(mcp.oauth_oidc_start(:'request10', 'https://mcp.example.test/oidc/callback') ->> 'action', 'error', 'so no upstream sign-in starts');
+SELECT is(mcp.oauth_oidc_callback(repeat('a', 64), 'code', 'https://mcp.example.test/oidc/callback') ->> 'action', 'error',
+          'an answer for no sign-in in progress is refused');
+SELECT ok(EXISTS (SELECT 1 FROM mcp.auth_events WHERE event = 'upstream_sign_in_refused'), 'with a row in mcp.auth_events');
+SELECT throws_ok($$SELECT mcp._jwt_claims('not.a.jwt', '{"keys": []}')$$, '22023', NULL, 'a token that is not a signed JWT is refused');
+SELECT throws_ok($$SELECT mcp._jwt_claims('eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.', '{"keys": []}')$$, '22023',
+                 'the ID token must be signed with RS256', 'alg none is refused');
+SELECT ok(mcp.set_oidc_client_secret('upstream secret'), 'an admin stores the upstream client secret');
+SELECT ok(NOT has_table_privilege('mcp_admin', 'mcp.oidc_client_secret', 'SELECT'), 'which no role can read back');
+
 -- Privileges ------------------------------------------------------------------------------
 SELECT ok(NOT has_function_privilege('mcp_reader', 'mcp.create_user(text,text,text,text)', 'EXECUTE'), 'readers cannot create people');
 SELECT ok(NOT has_function_privilege('mcp_reader', 'mcp.grant_dataset(integer,text,text,text)', 'EXECUTE'), 'nor grant datasets');
@@ -304,6 +316,7 @@ SELECT ok(NOT has_function_privilege('mcp_reader', 'mcp.create_oauth_client(text
 SELECT ok(has_function_privilege('mcp_reader', 'mcp.oauth_token(jsonb,text)', 'EXECUTE'), 'the bridge (as reader) runs the OAuth endpoints');
 SELECT ok(NOT has_function_privilege('public', 'mcp.oauth_token(jsonb,text)', 'EXECUTE'), 'PUBLIC runs nothing');
 SELECT ok(NOT has_table_privilege('mcp_reader', 'mcp.users', 'SELECT'), 'readers cannot read the users table');
+SELECT ok(NOT has_function_privilege('mcp_reader', 'mcp.set_oidc_client_secret(text)', 'EXECUTE'), 'nor set the upstream secret');
 
 SELECT * FROM finish();
 ROLLBACK;
