@@ -3,7 +3,7 @@
 -- dataset looks missing), and the whole OAuth flow with its refusals.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(148);
+SELECT plan(161);
 SET LOCAL client_min_messages = warning;
 -- Cheap hashes for the test; the shipped cost is 15.
 SELECT mcp.set_setting('auth.password_cost', '10') IS NOT NULL AS cheap \gset
@@ -296,6 +296,24 @@ SELECT is(mcp.oauth_sign_in(:'request10', 'alice@example.com', 'alice password 2
 SELECT ok(mcp.enable_user('alice@example.com'), 'an admin enables them again');
 SELECT is((SELECT error FROM mcp.authenticate_bearer(:'tok9'::jsonb #>> '{body,access_token}', :'resource')),
           'the account is disabled or its access was revoked', 'their old tokens stay dead');
+
+-- Hostile and malformed input to the OAuth functions
+SELECT is(mcp.oauth_token('[1, 2]', :'resource') #>> '{body,error}', 'invalid_client', 'a token request that is no object names no client');
+SELECT is(mcp.oauth_token(jsonb_build_object('client_id', :'client'), :'resource') #>> '{body,error}', 'unsupported_grant_type', 'a missing grant_type');
+SELECT is(mcp.oauth_token(jsonb_build_object('client_id', :'client', 'grant_type', 'password', 'username', 'a', 'password', 'b'), :'resource') #>> '{body,error}',
+          'unsupported_grant_type', 'the password grant does not exist');
+SELECT is(mcp.oauth_token(jsonb_build_object('client_id', :'client', 'grant_type', 'authorization_code', 'code', repeat('x', 100000)), :'resource') #>> '{body,error}',
+          'invalid_grant', 'a huge code is just unknown');
+SELECT is(mcp.oauth_token(jsonb_build_object('client_id', :'client', 'grant_type', 'refresh_token', 'refresh_token', 42), :'resource') #>> '{body,error}',
+          'invalid_grant', 'a refresh token of the wrong type is unknown');
+SELECT is(mcp.oauth_authorize(NULL, :'issuer', :'resource') ->> 'action', 'error', '/authorize without parameters is an error page');
+SELECT is(mcp.oauth_authorize(:'params'::jsonb || '{"state": 12}', :'issuer', :'resource') ->> 'action', 'sign_in', 'a state of the wrong JSON type is carried as text');
+SELECT is(mcp.oauth_sign_in(NULL, NULL, NULL) ->> 'action', 'error', 'a sign-in without its page handle is refused');
+SELECT is(mcp.oauth_consent(NULL, NULL, NULL, :'issuer') ->> 'action', 'error', 'so is a consent');
+SELECT is((mcp.oauth_revoke(NULL, NULL) ->> 'status')::integer, 401, 'a revocation without a client');
+SELECT throws_ok($$SELECT mcp.create_user(NULL, NULL)$$, '22023', NULL, 'a user needs a login');
+SELECT throws_ok($$SELECT mcp.set_password('nobody', 'long enough password')$$, 'P0002', NULL, 'passwords of unknown people are refused');
+SELECT is((SELECT error FROM mcp.authenticate_bearer(repeat('x', 100000), :'resource')), 'malformed credential', 'a huge credential is refused before hashing');
 
 -- Upstream OpenID sign-in (the flow itself runs against a real provider in test/mcp/oidc.test.js)
 SELECT is(mcp._oidc_upstream_name(), NULL, 'no upstream provider until oidc.issuer and oidc.client_id are set');
