@@ -66,6 +66,8 @@ struct BackendResult {
     // For a CallToolResult: whether it has isError set, known without parsing `json` (which
     // can be megabytes of query result).
     bool tool_error = false;
+    // For a CallToolResult refused for want of an OAuth scope: the scopes to ask for.
+    std::string insufficient_scope = {};
     bool ok() const { return error.kind == BackendError::Kind::none; }
 };
 

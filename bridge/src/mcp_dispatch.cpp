@@ -355,6 +355,9 @@ DispatchResult McpDispatcher::call_tool(const RpcMessage& message, DispatchConte
         }
     }
     result.tool = known ? tool : "unknown";
+    if (called.ok()) {
+        result.insufficient_scope = called.insufficient_scope;
+    }
     if (metrics_ != nullptr) {
         metrics_->tool_call(known && tool.size() <= 128 ? tool : "unknown", outcome, seconds);
     }

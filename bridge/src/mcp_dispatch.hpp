@@ -40,6 +40,8 @@ struct DispatchResult {
     // What the request log and the metrics say about it.
     std::string tool;
     bool cancelled = false;
+    // A tool call refused for want of an OAuth scope: the scopes to ask for (HTTP step-up).
+    std::string insufficient_scope = {};
 };
 
 // Serves MCP methods over any transport. Stateless itself: sessions live in the backend

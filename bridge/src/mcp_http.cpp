@@ -188,11 +188,13 @@ Reply handle_post(const McpHttpDeps& deps, const Request& request) {
     reply.log.rpc_method = body.batch ? "batch" : first.method.substr(0, 64);
     std::vector<std::string> responses;
     std::string new_session;
+    std::string step_up_scope;
     for (const RpcMessage& message : body.messages) {
         DispatchResult result = deps.dispatcher.handle(message, context);
         if (result.new_session_id) {
             new_session = *result.new_session_id;
         }
+        step_up_scope = std::move(result.insufficient_scope);
         if (!result.tool.empty()) {
             reply.log.tool = result.tool;
         }
@@ -227,6 +229,13 @@ Reply handle_post(const McpHttpDeps& deps, const Request& request) {
     }
     if (!new_session.empty()) {
         reply.response.set("Mcp-Session-Id", new_session);
+    }
+    if (!body.batch && !step_up_scope.empty() && !deps.auth.resource_metadata_url().empty()) {
+        // OAuth step-up: the token lacks a scope the tool needs; the client may ask for it.
+        reply.response.result(http::status::forbidden);
+        reply.response.set(http::field::www_authenticate,
+                           "Bearer error=\"insufficient_scope\", scope=\"" + step_up_scope +
+                               "\", resource_metadata=\"" + deps.auth.resource_metadata_url() + "\"");
     }
     return reply;
 }

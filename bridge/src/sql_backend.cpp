@@ -187,7 +187,8 @@ BackendResult SqlBackend::call_tool(const CallerContext& caller, std::string_vie
                                     std::string_view arguments_json, CancelToken& cancel) {
     PgQuery query;
     query.sql =
-        "SELECT r::text, coalesce((r ->> 'isError')::boolean, false)"
+        "SELECT r::text, coalesce((r ->> 'isError')::boolean, false),"
+        " r #>> '{_meta,mcp-analytics/insufficient_scope}'"
         " FROM mcp.call_tool($1, $2::jsonb, $3::jsonb) AS r";
     query.params = {std::string(name), std::string(arguments_json), context_json(caller)};
     query.role = db_role_for(caller.identity.role);
@@ -210,6 +211,9 @@ BackendResult SqlBackend::call_tool(const CallerContext& caller, std::string_vie
     }
     result.json = std::move(*rows.rows[0][0]);
     result.tool_error = rows.rows[0][1] == "t";
+    if (rows.rows[0].size() > 2 && rows.rows[0][2]) {
+        result.insufficient_scope = *rows.rows[0][2];
+    }
     return result;
 }
 

@@ -231,6 +231,7 @@ DECLARE
     args     jsonb := coalesce(arguments, '{}');
     caller   jsonb;
     problem  text;
+    lacking  jsonb;
     answer   jsonb;
     message  text;
     detail   text;
@@ -250,10 +251,12 @@ BEGIN
               || jsonb_build_object('tool', tool.name);
     -- Whatever runs below, however deep, can attribute its work to the caller.
     PERFORM set_config('mcp.request_context', caller::text, true);
-    -- An OAuth connection runs only the tools its scopes allow.
-    problem := mcp._missing_tool_scope(tool.name);
-    IF problem IS NOT NULL THEN
-        RETURN mcp._tool_error(problem);
+    -- An OAuth connection runs only the tools its scopes allow; _meta tells the bridge to
+    -- answer 403 insufficient_scope so the client can ask for more (step-up).
+    lacking := mcp._missing_tool_scope(tool.name);
+    IF lacking IS NOT NULL THEN
+        RETURN mcp._tool_error(lacking ->> 'message')
+            || jsonb_build_object('_meta', jsonb_build_object('mcp-analytics/insufficient_scope', lacking ->> 'scope'));
     END IF;
     BEGIN
         EXECUTE format('SELECT %s($1, $2)', tool.handler) INTO answer USING args, caller;

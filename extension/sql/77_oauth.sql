@@ -663,7 +663,13 @@ BEGIN
             PERFORM mcp._log_auth_event('token_refused', false, person.login, person.id, client.id, NULL, 'user disabled');
             RETURN mcp._oauth_error(400, 'invalid_grant', 'the account is disabled');
         END IF;
-        -- A refresh may narrow the scopes, never widen them.
+        -- A refresh may narrow the scopes, never widen them (RFC 6749 section 6): a wider
+        -- scope takes a new authorization.
+        IF f ->> 'scope' IS NOT NULL AND EXISTS (
+               SELECT 1 FROM regexp_split_to_table(btrim(f ->> 'scope'), '\s+') s WHERE s <> ALL (previous.scopes)) THEN
+            PERFORM mcp._log_auth_event('token_refused', false, person.login, person.id, client.id, NULL, 'refresh asked for a wider scope');
+            RETURN mcp._oauth_error(400, 'invalid_scope', 'a refresh can only keep or narrow the granted scopes; authorize again for more');
+        END IF;
         scopes := CASE WHEN f ->> 'scope' IS NULL THEN previous.scopes
                        ELSE ARRAY(SELECT s FROM unnest(previous.scopes) s
                                    WHERE s = ANY (regexp_split_to_array(btrim(f ->> 'scope'), '\s+'))) END;
@@ -769,7 +775,7 @@ COMMENT ON FUNCTION mcp.authenticate_bearer(text, text) IS
 'Checks the bearer credential of a request: an API key (as mcp.authenticate), or an OAuth access token that is live, not revoked, of an enabled person, and issued for resource (the URL of the MCP endpoint asking). Answers the caller (api_key_id, name, role, scopes, person, client, expiry) or a row with only error set; refusals of real tokens are recorded in mcp.auth_events.';
 
 -- What a connected client's person may do with a tool: the query tools need datasets:query.
-CREATE FUNCTION mcp._missing_tool_scope(tool_name text) RETURNS text
+CREATE FUNCTION mcp._missing_tool_scope(tool_name text) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     caller  mcp.api_keys;
@@ -778,14 +784,18 @@ DECLARE
 BEGIN
     SELECT * INTO caller FROM mcp.api_keys k WHERE k.id = mcp._caller_api_key();
     IF caller.kind = 'oauth' AND NOT (needed = ANY (caller.scopes)) THEN
-        RETURN format('insufficient_scope: the tool %s needs the scope %s, and this connection was granted only %s. '
-                      'Reconnect the connector and allow %s.',
-                      tool_name, needed, coalesce(nullif(array_to_string(caller.scopes, ' '), ''), 'none'), needed);
+        RETURN jsonb_build_object(
+            'message', format('insufficient_scope: the tool %s needs the scope %s, and this connection was granted only %s. '
+                              'Reconnect the connector and allow %s.',
+                              tool_name, needed, coalesce(nullif(array_to_string(caller.scopes, ' '), ''), 'none'), needed),
+            -- What to ask for in the step-up: what it has, and what it lacks.
+            'scope', array_to_string(ARRAY(SELECT s FROM unnest(mcp.oauth_scopes()) WITH ORDINALITY AS x(s, n)
+                                            WHERE s = ANY (caller.scopes || needed) ORDER BY n), ' '));
     END IF;
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION mcp._missing_tool_scope(text) IS 'Internal: why an OAuth connection may not run a tool (it lacks the scope the tool needs: datasets:query for the query tools, datasets:read for the rest), or NULL';
+COMMENT ON FUNCTION mcp._missing_tool_scope(text) IS 'Internal: why an OAuth connection may not run a tool (it lacks the scope the tool needs: datasets:query for the query tools, datasets:read for the rest) and the scopes to ask for instead, {message, scope}; NULL when it may';
 
 GRANT EXECUTE ON FUNCTION mcp.authenticate_bearer(text, text), mcp.oauth_server_metadata(text),
     mcp.oauth_resource_metadata(text, text), mcp.oauth_register(jsonb),

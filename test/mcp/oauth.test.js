@@ -272,6 +272,42 @@ test('refusals: another resource, a replayed code, revocation, a disabled person
   }
 });
 
+test('a read-only connection asking for a query gets 403 insufficient_scope, and the SDK steps up', async () => {
+  const provider = new MemoryProvider();
+  await assert.rejects(connect(provider), UnauthorizedError);
+  const readOnly = new URL(provider.authorizationUrl);
+  readOnly.searchParams.set('scope', 'datasets:read');
+  const landed = await signInAndConsent(readOnly);
+  await new StreamableHTTPClientTransport(new URL(bridge.url + '/mcp'), { authProvider: provider }).finishAuth(landed.searchParams.get('code'));
+  assert.equal(provider.saved.tokens.scope, 'datasets:read');
+  const { client, transport } = await connect(provider);
+  const listed = await client.callTool({ name: 'list_datasets', arguments: {} });
+  assert.equal(listed.isError, false, 'datasets:read lists datasets');
+
+  const raw = await fetch(bridge.url + '/mcp', {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${provider.saved.tokens.access_token}`, 'Content-Type': 'application/json',
+               Accept: 'application/json, text/event-stream', 'MCP-Protocol-Version': '2025-11-25',
+               ...(transport.sessionId ? { 'Mcp-Session-Id': transport.sessionId } : {}) },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call',
+                           params: { name: 'execute_query', arguments: { dataset_id: env.datasetId, sql: 'SELECT 1 AS one' } } }),
+  });
+  assert.equal(raw.status, 403);
+  assert.match(raw.headers.get('www-authenticate'),
+               /^Bearer error="insufficient_scope", scope="datasets:read datasets:query", resource_metadata="[^"]+"$/);
+  assert.match(await raw.text(), /insufficient_scope/);
+
+  // With a refresh token the SDK first tries a refresh, which cannot widen the scopes
+  // (invalid_scope); without one it goes straight to a new authorization for the wider scope.
+  provider.authorizationUrl = null;
+  delete provider.saved.tokens.refresh_token;
+  await assert.rejects(client.callTool({ name: 'execute_query', arguments: { dataset_id: env.datasetId, sql: 'SELECT 1 AS one' } }),
+                       UnauthorizedError);
+  assert.ok(provider.authorizationUrl, 'the SDK starts a new authorization');
+  assert.equal(provider.authorizationUrl.searchParams.get('scope'), 'datasets:read datasets:query', 'asking for the wider scope');
+  await client.close().catch(() => {});
+});
+
 test('discovery documents and malformed requests', async () => {
   const prm = await (await fetch(bridge.url + '/.well-known/oauth-protected-resource/mcp')).json();
   assert.equal(prm.resource, bridge.url + '/mcp');

@@ -3,7 +3,7 @@
 -- dataset looks missing), and the whole OAuth flow with its refusals.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(161);
+SELECT plan(163);
 SET LOCAL client_min_messages = warning;
 -- Cheap hashes for the test; the shipped cost is 15.
 SELECT mcp.set_setting('auth.password_cost', '10') IS NOT NULL AS cheap \gset
@@ -267,10 +267,16 @@ SELECT mcp.oauth_sign_in(:'request8', 'alice@example.com', 'alice password 2') -
 SELECT substring(mcp.oauth_consent(:'request8', :'consent8', true, :'issuer') ->> 'location' FROM 'code=([^&]+)') AS code8 \gset
 SELECT mcp.oauth_token(:'exchange'::jsonb || jsonb_build_object('code', :'code8'), :'resource') AS tok8 \gset
 SELECT is(:'tok8'::jsonb #>> '{body,scope}', 'datasets:read', 'a client asking for datasets:read gets just that');
+SELECT is(mcp.oauth_token(jsonb_build_object('grant_type', 'refresh_token', 'refresh_token', :'tok8'::jsonb #>> '{body,refresh_token}',
+                                             'client_id', :'client', 'scope', 'datasets:read datasets:query'), :'resource') #>> '{body,error}',
+          'invalid_scope', 'a refresh cannot widen the scopes');
 SELECT api_key_id AS read_only_key FROM mcp.authenticate_bearer(:'tok8'::jsonb #>> '{body,access_token}', :'resource') \gset
 SELECT set_config('mcp.caller', :'read_only_key', true) IS NOT NULL AS as_read_only \gset
-SELECT matches(mcp.call_tool('execute_query', jsonb_build_object('dataset_id', :ds, 'sql', 'SELECT 1 AS x')) #>> '{content,0,text}',
+SELECT mcp.call_tool('execute_query', jsonb_build_object('dataset_id', :ds, 'sql', 'SELECT 1 AS x')) AS refused \gset
+SELECT matches(:'refused'::jsonb #>> '{content,0,text}',
                '^insufficient_scope: the tool execute_query needs the scope datasets:query', 'a read-only connection cannot run queries');
+SELECT is(:'refused'::jsonb #>> '{_meta,mcp-analytics/insufficient_scope}', 'datasets:read datasets:query',
+          'and the result names the scopes to ask for (the bridge answers 403 insufficient_scope)');
 SELECT is((mcp.call_tool('list_datasets') ->> 'isError')::boolean, false, 'but lists datasets');
 SELECT set_config('mcp.caller', '', true) IS NOT NULL AS nobody2 \gset
 SELECT is((mcp.oauth_revoke(:'tok8'::jsonb #>> '{body,refresh_token}', :'client') ->> 'status')::integer, 200, 'revocation answers 200');
