@@ -108,16 +108,19 @@ CREATE TABLE mcp.query_logs (
     response_format      text CHECK (response_format IN ('markdown', 'csv', 'json')),
     response_size_bytes  integer CHECK (response_size_bytes >= 0),
     was_cached           boolean NOT NULL DEFAULT false,
-    created_at           timestamptz NOT NULL DEFAULT now(),
-    -- The partition key must be part of the key; ids stay unique through the identity.
-    PRIMARY KEY (id, created_at)
+    created_at           timestamptz NOT NULL DEFAULT now()
 ) PARTITION BY RANGE (created_at);
-CREATE INDEX query_logs_created_at_idx ON mcp.query_logs (created_at DESC);
-CREATE INDEX query_logs_tool_used_idx ON mcp.query_logs (tool_used);
-CREATE INDEX query_logs_datasets_used_idx ON mcp.query_logs USING gin (datasets_used);
 -- Monthly partitions (query_logs_pYYYYMM) are made by mcp.run_maintenance(), never by this
 -- script, so they are ordinary tables that pg_dump carries; until one exists, rows land here.
+-- The key and the indexes belong to each partition, not to the parent: an index of the
+-- parent would be part of the extension, and pg_restore would then create each partition's
+-- copy twice. New partitions copy this one's (LIKE ... INCLUDING INDEXES); ids stay unique
+-- through the identity.
 CREATE TABLE mcp.query_logs_default PARTITION OF mcp.query_logs DEFAULT;
+ALTER TABLE mcp.query_logs_default ADD PRIMARY KEY (id);
+CREATE INDEX query_logs_default_created_at_idx ON mcp.query_logs_default (created_at DESC);
+CREATE INDEX query_logs_default_tool_used_idx ON mcp.query_logs_default (tool_used);
+CREATE INDEX query_logs_default_datasets_used_idx ON mcp.query_logs_default USING gin (datasets_used);
 COMMENT ON TABLE mcp.query_logs IS 'One row per query run for a client, successful or not; partitioned by month of created_at, expired months dropped by mcp.run_maintenance()';
 COMMENT ON TABLE mcp.query_logs_default IS 'Query-log rows of months that have no partition yet; mcp.run_maintenance() moves them into monthly partitions';
 COMMENT ON COLUMN mcp.query_logs.tool_used IS 'The client family (claude, chatgpt, cursor, …, the client''s own name, api or sql), from mcp.client_tool()';

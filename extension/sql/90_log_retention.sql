@@ -77,7 +77,9 @@ BEGIN
         RETURN NULL;
     END IF;
     LOCK TABLE mcp.query_logs_default IN EXCLUSIVE MODE;
-    EXECUTE format('CREATE TABLE mcp.%I (LIKE mcp.query_logs INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)', part);
+    -- The default partition is the template: its columns, key and indexes.
+    EXECUTE format('CREATE TABLE mcp.%I (LIKE mcp.query_logs_default INCLUDING DEFAULTS INCLUDING CONSTRAINTS '
+                   'INCLUDING STORAGE INCLUDING INDEXES)', part);
     EXECUTE format('WITH moved AS (DELETE FROM mcp.query_logs_default WHERE created_at >= %L AND created_at < %L RETURNING *) '
                    'INSERT INTO mcp.%I SELECT * FROM moved', month_start, month_end, part);
     EXECUTE format('ALTER TABLE mcp.query_logs ATTACH PARTITION mcp.%I FOR VALUES FROM (%L) TO (%L)',

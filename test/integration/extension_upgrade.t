@@ -82,6 +82,7 @@ is($before->{query_logs} =~ /^(\d+) rows/ && $1, 502, 'the log holds 502 rows be
 ok($old->do('ALTER EXTENSION mcp_analytics UPDATE'), "ALTER EXTENSION mcp_analytics UPDATE") or diag $old->errstr;
 is(scalar $old->selectrow_array(q{SELECT extversion FROM pg_extension WHERE extname = 'mcp_analytics'}), $current,
    "the database runs $current");
+undef $register;
 $old->disconnect;
 $old = connect_db('mcp_upgrade_old');  # a new session: no plan or function cached from 0.1.0
 is_deeply(snapshot($old), $before, 'every row of every table survived the update');

@@ -35,6 +35,28 @@ cmp_ok(scalar $dbh->selectrow_array('SELECT count(*) FROM mcp.query_log_partitio
        "every month with rows ($months) has its partition");
 is(scalar $dbh->selectrow_array('SELECT count(*) FROM mcp.query_logs_default'), 0, 'the default partition is empty');
 is(scalar $dbh->selectrow_array(q{SELECT count(*) FROM mcp.query_logs WHERE tool_used = 'history'}), 960, 'no row lost');
+is_deeply($dbh->selectcol_arrayref(q{SELECT regexp_replace(indexdef, 'query_logs_p[0-9]{6}', 'query_logs_pX', 'g') FROM pg_indexes
+                                     WHERE schemaname = 'mcp' AND tablename = (SELECT max(partition_name) FROM mcp.query_log_partitions())
+                                     ORDER BY 1}),
+          $dbh->selectcol_arrayref(q{SELECT replace(indexdef, 'query_logs_default', 'query_logs_pX') FROM pg_indexes
+                                     WHERE schemaname = 'mcp' AND tablename = 'query_logs_default' ORDER BY 1}),
+          'a monthly partition has the key and indexes of the default partition');
+
+# pg_dump carries the partitions as ordinary tables; a restore into a new database recreates
+# them without an error, with every row.
+my $dump = "$work/retention.dump";
+ok(system("pg_dump -Fc -d mcp_retention -f $dump") == 0, 'pg_dump of a database with monthly partitions');
+ok(psql_ok('-d', 'postgres', '-c', 'DROP DATABASE IF EXISTS mcp_retention_restored', '-c', 'CREATE DATABASE mcp_retention_restored'),
+   'restore target created');
+my $restore_output = `pg_restore -d mcp_retention_restored $dump 2>&1`;
+is($?, 0, 'pg_restore runs without an error') or diag $restore_output;
+my $restored = connect_db('mcp_retention_restored');
+is(scalar $restored->selectrow_array(q{SELECT count(*) FROM mcp.query_logs WHERE tool_used = 'history'}), 960, 'every row restored');
+is(scalar $restored->selectrow_array('SELECT count(*) FROM mcp.query_log_partitions()'),
+   scalar $dbh->selectrow_array('SELECT count(*) FROM mcp.query_log_partitions()'), 'every partition restored');
+$restored->disconnect;
+psql_ok('-d', 'postgres', '-c', 'DROP DATABASE mcp_retention_restored');
+
 my $again = $dbh->selectrow_array('SELECT mcp.run_maintenance()');
 like($again, qr/"partitions_created": \[\]/, 'a second pass creates nothing');
 
