@@ -272,14 +272,18 @@ SQL
         && say "approved demo_panel"
 }
 
+# The image's HEALTHCHECK asks this file which role the container runs.
+note_role() { mkdir -p "$MCP_RUNTIME_DIR" && printf '%s\n' "$1" >"$MCP_RUNTIME_DIR/role"; }
+
 cmd=${1:-metadata-db}
 case "$cmd" in
 init) init ;;
 metadata-db)
     init
+    note_role metadata-db
     exec "$PG_BINDIR/postgres" -D "$PGDATA"
     ;;
-bridge) shift; bridge "$@" ;;
+bridge) shift; note_role bridge; bridge "$@" ;;
 demo) demo ;;
 *) exec "$@" ;;
 esac

@@ -164,4 +164,12 @@ void apply_proxy_trust(Request& request, const ip::address& peer, const ProxyTru
     }
 }
 
+std::string public_base_url(const Request& request) {
+    const bool https = lowercase(trim_view(header_value(request, "X-Forwarded-Proto"))) == "https";
+    std::string host(trim_view(header_value(request, "X-Forwarded-Host")));
+    if (host.empty()) host = std::string(trim_view(header_value(request, "Host")));
+    if (host.empty()) host = "localhost";
+    return (https ? "https://" : "http://") + host;
+}
+
 }  // namespace mcp::bridge

@@ -39,4 +39,8 @@ std::optional<std::string> parse_public_url(std::string_view text, std::string& 
 // unless the peer is trusted.
 void apply_proxy_trust(Request& request, const boost::asio::ip::address& peer, const ProxyTrust& trust);
 
+// The base URL clients reach the bridge at, for links: after apply_proxy_trust, the public URL
+// or what a trusted proxy forwarded, else the Host the client asked for (no trailing slash).
+std::string public_base_url(const Request& request);
+
 }  // namespace mcp::bridge

@@ -1,5 +1,6 @@
 // Dashboard pages of the settings (house rules, dimension mappings) and the API keys.
 #include "json.hpp"
+#include "proxy_trust.hpp"
 #include "ui_pages.hpp"
 
 namespace mcp::bridge {
@@ -223,6 +224,7 @@ Response keys_page(UiPages& pages, UiRequest& request, http::status status = htt
     view.set("keys", keys);
     view.set("form", form);
     view.set("created", created);
+    view.set("mcp_url", public_base_url(request.http) + "/mcp");
     view.set("error", failure ? error_view(*failure) : View(false));
     return pages.page(request, status, "keys", "API keys", "keys", std::move(view));
 }

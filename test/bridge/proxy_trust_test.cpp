@@ -120,5 +120,17 @@ TEST(ProxyTrust, SecureCookieFollowsTheTrustedScheme) {
     EXPECT_NE(cookie.find("; Secure"), std::string::npos) << cookie;
 }
 
+TEST(ProxyTrust, LinksUseThePublicUrlThenTrustedHeadersThenHost) {
+    Request request = forwarded_request();
+    apply_proxy_trust(request, ip::make_address("10.0.0.2"), trust_of("10.0.0.0/8", "https://mcp.example.org:8443"));
+    EXPECT_EQ(public_base_url(request), "https://mcp.example.org:8443");
+    Request proxied = forwarded_request();
+    apply_proxy_trust(proxied, ip::make_address("10.0.0.2"), trust_of("10.0.0.0/8"));
+    EXPECT_EQ(public_base_url(proxied), "https://analytics.example.com");
+    Request direct = forwarded_request();
+    apply_proxy_trust(direct, ip::make_address("203.0.113.50"), trust_of("10.0.0.0/8"));
+    EXPECT_EQ(public_base_url(direct), "http://10.0.0.5:8080") << "an untrusted peer's headers are ignored";
+}
+
 }  // namespace
 }  // namespace mcp::bridge

@@ -96,7 +96,9 @@ TEST_F(UiLiveTest, AnAdminSignsInSeesPagesAndChangesASetting) {
     const std::string csrf = csrf_of(settings);
     EXPECT_EQ(send(http::verb::get, "/ui/datasets", cookie).result(), http::status::ok);
     EXPECT_EQ(send(http::verb::get, "/ui/logs?range=1h", cookie).result(), http::status::ok);
-    EXPECT_EQ(send(http::verb::get, "/ui/keys", cookie).result(), http::status::ok);
+    const Response keys = send(http::verb::get, "/ui/keys", cookie);
+    EXPECT_EQ(keys.result(), http::status::ok);
+    EXPECT_NE(keys.body().find("/mcp</code>"), std::string::npos) << "the MCP endpoint to connect to";
     EXPECT_EQ(send(http::verb::get, "/ui/datasets/999999999", cookie).result(),
               http::status::not_found);
 
