@@ -13,6 +13,7 @@ extern "C" {
 }
 
 #include <climits>
+#include <optional>
 #include <string>
 
 namespace mcp::ext::maintenance {
@@ -69,7 +70,10 @@ void run_in_worker() {
             PushActiveSnapshot(GetTransactionSnapshot());
         });
         open = true;
-        auto summary = spi::query_value("SELECT mcp.run_maintenance()::text");
+        // A database still on an older extension version has no pass yet: nothing to do.
+        std::optional<std::string> summary;
+        if (spi::query_value("SELECT to_regprocedure('mcp.run_maintenance()') IS NOT NULL") == "t")
+            summary = spi::query_value("SELECT mcp.run_maintenance()::text");
         pg_call([] {
             PopActiveSnapshot();
             CommitTransactionCommand();

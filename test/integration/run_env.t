@@ -14,7 +14,7 @@ my $file = "$dir/run.env";
 
 # What make run writes, and worse.
 my @pairs = (
-    DATABASE_URL   => 'postgresql://postgres@/mcp_analytics?host=/tmp/x y/socket&port=5433',
+    DATABASE_URL   => 'postgresql://postgres@/mcp_analytics?host=/var/run/x y/socket&port=5433',
     PGHOST         => '/var/lib/mcp analytics/socket',
     PGPORT         => '5433',
     MCP_BRIDGE_URL => 'http://127.0.0.1:8080',

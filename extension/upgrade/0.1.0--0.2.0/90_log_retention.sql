@@ -5,6 +5,8 @@
 -- default partition takes them all, and the first mcp.run_maintenance() moves them into
 -- monthly partitions. Functions typed by the table's row (RETURNS SETOF mcp.query_logs) are
 -- dropped and recreated from their own definitions, with their comments and grants.
+-- Indexes and triggers do not move: a later index of the log goes on mcp.query_logs_default
+-- (monthly partitions copy its indexes), in extension/sql/ and in a part after this one.
 ------------------------------------------------------------------------------------------
 DO $upgrade$
 DECLARE
