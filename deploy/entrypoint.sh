@@ -8,6 +8,8 @@
 #   entrypoint.sh demo          load the demo panel beside the metadata database and register it
 #   entrypoint.sh CMD ...       run CMD (a shell, psql, ...)
 #
+# Started as root, the four commands above drop to the user postgres first (drop_privileges).
+#
 # `init` is idempotent: on an empty data folder it runs initdb, configures the server, creates
 # the database, the extension, the bridge's role and an admin API key; on an existing one it
 # changes only what differs (an extension older than the installed files is upgraded with
@@ -23,6 +25,7 @@ MCP_PG_PORT=${MCP_PG_PORT:-5432}
 MCP_PG_LISTEN=${MCP_PG_LISTEN:-*}
 MCP_PG_ALLOWED_NETWORKS=${MCP_PG_ALLOWED_NETWORKS:-0.0.0.0/0 ::/0}
 MCP_BRIDGE_DB_USER=${MCP_BRIDGE_DB_USER:-mcp_bridge}
+MCP_SERVER_USER=${MCP_SERVER_USER:-postgres}
 export PGDATA
 
 say() { printf 'entrypoint: %s\n' "$*" >&2; }
@@ -51,6 +54,30 @@ write_if_changed() {
     ( umask 077; printf '%s\n' "$content" >"$file.tmp" )
     chmod "$mode" "$file.tmp"
     mv -f "$file.tmp" "$file"
+}
+
+# Started as root (the image's default: a fresh Render disk or file share is root's), it hands
+# the state and runtime folders and private copies of the secret files to the server's user,
+# then runs itself again as that user. Nothing of ours runs as root after this.
+drop_privileges() {
+    [ "$(id -u)" = 0 ] || return 0
+    id "$MCP_SERVER_USER" >/dev/null 2>&1 || die "there is no user $MCP_SERVER_USER to run as"
+    local dir var copy
+    mkdir -p "$MCP_STATE_DIR" "$MCP_RUNTIME_DIR/secrets"
+    for dir in "$MCP_STATE_DIR" "$MCP_RUNTIME_DIR" "$MCP_RUNTIME_DIR/secrets"; do
+        [ "$(stat -c %U "$dir")" = "$MCP_SERVER_USER" ] || chown "$MCP_SERVER_USER:" "$dir"
+    done
+    chmod 700 "$MCP_RUNTIME_DIR" "$MCP_RUNTIME_DIR/secrets"
+    # A compose secret is a bind mount with the host's owner and mode: it may be root's only.
+    for var in MCP_ANALYTICS_KEY_FILE MCP_POSTGRES_PASSWORD_FILE MCP_BRIDGE_DB_PASSWORD_FILE \
+               MCP_BRIDGE_DATABASE_URL_FILE; do
+        if [ -z "${!var:-}" ] || [ ! -r "${!var}" ]; then continue; fi
+        copy=$MCP_RUNTIME_DIR/secrets/${var%_FILE}
+        install -m 600 -o "$MCP_SERVER_USER" "${!var}" "$copy"
+        export "$var=$copy"
+    done
+    export HOME=$MCP_STATE_DIR
+    exec setpriv --reuid="$MCP_SERVER_USER" --regid="$MCP_SERVER_USER" --init-groups -- "$0" "$@"
 }
 
 # --- metadata database ----------------------------------------------------------------------
@@ -187,7 +214,7 @@ setup_database() {
 }
 
 init() {
-    [ "$(id -u)" != 0 ] || die "run this as the server's user (the image's user postgres), not as root"
+    [ "$(id -u)" != 0 ] || die "still root: the server refuses to run as root"
     mkdir -p "$MCP_STATE_DIR" "$MCP_RUNTIME_DIR"
     chmod 700 "$MCP_RUNTIME_DIR"
     install_key
@@ -276,6 +303,7 @@ SQL
 note_role() { mkdir -p "$MCP_RUNTIME_DIR" && printf '%s\n' "$1" >"$MCP_RUNTIME_DIR/role"; }
 
 cmd=${1:-metadata-db}
+case "$cmd" in init|metadata-db|bridge|demo) drop_privileges "$@" ;; esac
 case "$cmd" in
 init) init ;;
 metadata-db)

@@ -65,7 +65,9 @@ check "the runtime stage installs PostgreSQL 15 and no compiler" \
     bash -c '[[ "$1" == *postgresql-15* ]] && ! grep -qE "build-essential|\\bg\\+\\+|\\bgcc\\b|\\bclang|\\bcmake\\b|-dev\\b" <<<"$1"' _ "$(final_stage)"
 check "the runtime stage takes only built files from the build stage" \
     bash -c 'grep -q "^COPY --from=build /staging/ /" <<<"$1" && ! grep -qE "^COPY [^-]" <<<"$1"' _ "$(final_stage)"
-check "it runs as a non-root user" bash -c 'grep -qE "^USER postgres$" <<<"$1"' _ "$(final_stage)"
+check "nothing runs as root: the entrypoint drops to postgres before every command" \
+    bash -c '! grep -qE "^USER" <<<"$1" && grep -q "exec setpriv --reuid=\"\$MCP_SERVER_USER\"" "$2" &&
+             grep -q "init|metadata-db|bridge|demo) drop_privileges" "$2"' _ "$(final_stage)" "$ROOT/deploy/entrypoint.sh"
 check "its HEALTHCHECK probes the bridge's /healthz" \
     bash -c 'grep -A1 "^HEALTHCHECK" "$1" | grep -q "/healthz"' _ "$DOCKERFILE"
 check "the entrypoint and the demo data are in the image" \

@@ -163,9 +163,22 @@ write_file("$dir/other/pgdata/stray.txt", "not a database\n");
 system("chown -R postgres $dir/other") if $> == 0;
 ($ok, $output) = run_entrypoint(MCP_STATE_DIR => "$dir/other");
 ok(!$ok && $output =~ /neither empty nor a PostgreSQL data folder/, 'a folder with other files is not touched');
-if ($> == 0) {
-    my $as_root = `env PG_BINDIR=$bindir MCP_STATE_DIR=$dir/state MCP_ANALYTICS_KEY_FILE=$dir/secrets/key $entrypoint init 2>&1`;
-    like($as_root, qr/not as root/, 'as root it refuses and says which user to run as');
+
+# --- started as root (the image's default): a root-owned fresh volume and root-only secrets ---
+SKIP: {
+    skip 'needs root', 5 unless $> == 0;
+    my $fresh = "$dir/root_start";
+    make_path("$fresh/state", "$fresh/secrets");
+    system("cp $dir/secrets/key $dir/secrets/postgres_password $dir/secrets/bridge_password $fresh/secrets/");
+    system("chown -R root:root $fresh && chmod 600 $fresh/secrets/* && chmod 755 $fresh && chmod 700 $fresh/state");
+    chomp(my $root_port = `$root/test/support/pg_cluster.sh free-port 56500`);
+    my $as_root = `env -u PGHOST -u PGPORT -u PGOPTIONS PG_BINDIR='$bindir' MCP_STATE_DIR='$fresh/state' MCP_RUNTIME_DIR='$fresh/run' MCP_PG_PORT=$root_port MCP_PG_LISTEN=127.0.0.1 MCP_ANALYTICS_KEY_FILE='$fresh/secrets/key' MCP_POSTGRES_PASSWORD_FILE='$fresh/secrets/postgres_password' MCP_BRIDGE_DB_PASSWORD_FILE='$fresh/secrets/bridge_password' $entrypoint init 2>&1`;
+    is($?, 0, 'as root, init succeeds on a root-owned volume with root-only secret files') or diag $as_root;
+    like($as_root, qr/created extension mcp_analytics/, 'and sets the database up');
+    is(scalar getpwuid((stat "$fresh/state")[4]), 'postgres', 'the volume was handed to postgres');
+    is(scalar getpwuid((stat "$fresh/state/pgdata/PG_VERSION")[4]), 'postgres', 'the server files are postgres\'s');
+    is(scalar getpwuid((stat "$fresh/secrets/key")[4]), 'root', 'the secret files themselves are left alone (private copies are used)');
+    remove_tree($fresh);
 }
 
 remove_tree($dir);
