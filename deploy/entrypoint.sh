@@ -83,6 +83,9 @@ drop_privileges() {
 # --- metadata database ----------------------------------------------------------------------
 
 socket_dir() { printf '%s/socket' "$MCP_RUNTIME_DIR"; }
+# While init works, the server listens on another folder: a health probe on the usual socket
+# must not see it ready before the database is.
+init_socket_dir() { printf '%s/init-socket' "$MCP_RUNTIME_DIR"; }
 
 # The AES key comes from a secret file that may be world-readable (a bind mount); the server
 # refuses such a key, so it gets a private copy outside the data folder, made at every start.
@@ -147,17 +150,17 @@ CONF
 }
 
 start_private_server() {  # no TCP: nothing outside can connect while we set up
-    mkdir -p "$(socket_dir)"
-    chmod 700 "$(socket_dir)"
+    mkdir -p "$(init_socket_dir)"
+    chmod 700 "$(init_socket_dir)"
     "$PG_BINDIR/pg_ctl" -D "$PGDATA" -w -t 120 -l "$MCP_RUNTIME_DIR/init-server.log" \
-        -o "-c listen_addresses='' -c unix_socket_directories='$(socket_dir)'" start >/dev/null \
+        -o "-c listen_addresses='' -c unix_socket_directories='$(init_socket_dir)'" start >/dev/null \
         || { cat "$MCP_RUNTIME_DIR/init-server.log" >&2; die "PostgreSQL did not start"; }
 }
 
 stop_private_server() { "$PG_BINDIR/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null; }
 
 sql() {  # DATABASE SQL: one value or nothing
-    "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$(socket_dir)" -p "$MCP_PG_PORT" -U postgres -d "$1" -c "$2"
+    "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$(init_socket_dir)" -p "$MCP_PG_PORT" -U postgres -d "$1" -c "$2"
 }
 
 # Passwords are set when their secret file changed (a digest is kept, never the password), so
@@ -171,7 +174,7 @@ set_password_if_changed() {  # ROLE SECRET-NAME
     [ -f "$state_file" ] && old=$(grep -F "$key" "$state_file" || true)
     [ "$old" = "$new" ] && return 0
     # Through the environment of psql, not its arguments (visible in ps) nor a file.
-    MCP_ROLE_PASSWORD=$password "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$(socket_dir)" \
+    MCP_ROLE_PASSWORD=$password "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$(init_socket_dir)" \
         -p "$MCP_PG_PORT" -U postgres -d postgres -v role="$role" >/dev/null <<'SQL'
 \getenv password MCP_ROLE_PASSWORD
 ALTER ROLE :"role" PASSWORD :'password';
@@ -215,8 +218,8 @@ setup_database() {
 
 init() {
     [ "$(id -u)" != 0 ] || die "still root: the server refuses to run as root"
-    mkdir -p "$MCP_STATE_DIR" "$MCP_RUNTIME_DIR"
-    chmod 700 "$MCP_RUNTIME_DIR"
+    mkdir -p "$MCP_STATE_DIR" "$MCP_RUNTIME_DIR" "$(socket_dir)"
+    chmod 700 "$MCP_RUNTIME_DIR" "$(socket_dir)"
     install_key
     init_cluster
     configure_cluster
