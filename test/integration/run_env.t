@@ -73,6 +73,18 @@ ok(!$ok_odd, 'a name without a value is refused');
 open(my $kept, '<', $file) or die;
 like(do { local $/; <$kept> }, qr/^MCP_URL='http/m, 'a refused write leaves the last good file');
 
+# The README's line works as written: `. .data/run.env && psql "$DATABASE_URL" ...`, with the
+# URL make run writes (a socket folder and a port in its query string), on the test cluster.
+SKIP: {
+    skip 'no test cluster (PGHOST, PGPORT)', 2 unless $ENV{PGHOST} && $ENV{PGPORT};
+    my $live = "$dir/live.env";
+    my ($ok_live, $out_live) = write_env($live, DATABASE_URL => "postgresql://postgres@/postgres?host=$ENV{PGHOST}&port=$ENV{PGPORT}",
+                                         PGPORT => $ENV{PGPORT});
+    ok($ok_live, 'a run.env for the test cluster') or diag $out_live;
+    my $answer = `env -u PGHOST -u PGPORT -u PGDATABASE bash -c '. "\$1" && psql "\$DATABASE_URL" -XAtc "SELECT 40 + 2"' bash $live 2>&1`;
+    is($answer, "42\n", '. run.env && psql "$DATABASE_URL" reaches the server');
+}
+
 # make run's own writer uses this function (not a copy of its own).
 open(my $run_local, '<', "$support/run_local.sh") or die;
 my $source = do { local $/; <$run_local> };
