@@ -2,6 +2,7 @@
 #include "executor_settings.hpp"
 #include "gucs.hpp"
 #include "jobs_settings.hpp"
+#include "maintenance.hpp"
 #include "worker.hpp"
 #include "weighting.hpp"
 
@@ -43,6 +44,7 @@ void _PG_init(void) {
     mcp::ext::executor_settings::define();
     mcp::ext::define_weighting_gucs();
     mcp::ext::jobs_settings::define();
+    mcp::ext::maintenance::define();
     mcp::ext::worker::register_at_preload();  // launcher + shared memory, preload only
     // Last: every mcp_analytics.* setting is defined above; any other name is a typo.
 #if PG_VERSION_NUM >= 150000
