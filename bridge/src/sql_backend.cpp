@@ -97,21 +97,25 @@ void SqlBackend::watch_sessions(std::function<bool()> watching) {
     std::lock_guard<std::mutex> lock(sessions_mutex_);
     watching_ = std::move(watching);
     sessions_.clear();
+    ++sessions_generation_;
 }
 
 void SqlBackend::forget_sessions() {
     std::lock_guard<std::mutex> lock(sessions_mutex_);
     sessions_.clear();
+    ++sessions_generation_;
 }
 
 void SqlBackend::forget_session(std::string_view session_id) {
     std::lock_guard<std::mutex> lock(sessions_mutex_);
     sessions_.erase(std::string(session_id));
+    ++sessions_generation_;
 }
 
 bool SqlBackend::cached_session(std::string_view session_id, const Identity& identity,
-                                SessionRecord& out) {
+                                SessionRecord& out, std::uint64_t& generation) {
     std::lock_guard<std::mutex> lock(sessions_mutex_);
+    generation = sessions_generation_;
     if (!watching_ || !watching_()) {
         sessions_.clear();
         return false;
@@ -296,7 +300,8 @@ std::optional<std::string> SqlBackend::open_session(const Identity& identity,
 SessionLookup SqlBackend::resume_session(std::string_view session_id, const Identity& identity,
                                          SessionRecord& out) {
     PhaseTimer timing(metrics_, Metrics::Phase::session);
-    if (cached_session(session_id, identity, out)) {
+    std::uint64_t generation = 0;
+    if (cached_session(session_id, identity, out, generation)) {
         return SessionLookup::found;
     }
     const auto asked = Clock::now();
@@ -327,7 +332,7 @@ SessionLookup SqlBackend::resume_session(std::string_view session_id, const Iden
     out.log_level = row[4].value_or("info");
     out.initialized = row[5].value_or("f") == "t";
     std::lock_guard<std::mutex> lock(sessions_mutex_);
-    if (watching_ && session_cache_ttl_.count() > 0) {
+    if (watching_ && session_cache_ttl_.count() > 0 && generation == sessions_generation_) {
         if (sessions_.size() >= max_cached_sessions) {
             sessions_.clear();
         }
@@ -349,7 +354,9 @@ bool SqlBackend::update_session(std::string_view session_id, const Identity& ide
     query.role = db_role_for(identity.role);
     PgRows rows;
     PgError error;
-    return pool_.run(query, rows, error) && !rows.rows.empty() && rows.rows[0][0] == "t";
+    const bool updated = pool_.run(query, rows, error) && !rows.rows.empty() && rows.rows[0][0] == "t";
+    forget_session(session_id);  // and again: a lookup that raced the change is not kept
+    return updated;
 }
 
 SessionLookup SqlBackend::close_session(std::string_view session_id, const Identity& identity) {
@@ -360,7 +367,9 @@ SessionLookup SqlBackend::close_session(std::string_view session_id, const Ident
     query.role = db_role_for(identity.role);
     PgRows rows;
     PgError error;
-    if (!pool_.run(query, rows, error)) {
+    const bool ran = pool_.run(query, rows, error);
+    forget_session(session_id);  // and again: a lookup that raced the close is not kept
+    if (!ran) {
         return SessionLookup::unavailable;
     }
     return !rows.rows.empty() && rows.rows[0][0] == "t" ? SessionLookup::found

@@ -76,7 +76,10 @@ private:
         int api_key_id = 0;
         std::chrono::steady_clock::time_point expires;
     };
-    bool cached_session(std::string_view session_id, const Identity& identity, SessionRecord& out);
+    // Also returns the generation to store an answer under: one asked for before a forget
+    // (a close here, a NOTIFY) may be stale, and is not kept.
+    bool cached_session(std::string_view session_id, const Identity& identity, SessionRecord& out,
+                        std::uint64_t& generation);
     void forget_session(std::string_view session_id);
 
     PgPool& pool_;
@@ -87,6 +90,7 @@ private:
     std::function<bool()> watching_;
     std::mutex sessions_mutex_;
     std::unordered_map<std::string, CachedSession> sessions_;
+    std::uint64_t sessions_generation_ = 0;
     std::mutex mutex_;
     CacheEntry cache_[catalog_count];
     std::uint64_t generation_ = 0;

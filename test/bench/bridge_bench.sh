@@ -37,5 +37,9 @@ export BENCH_PG_URL=$DB_URL
 echo "bridge benchmark: PostgreSQL $(psql -X -At -d postgres -c 'SHOW server_version'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # --no-warnings: the SDK client adds an abort listener per request to one signal and warns.
 node --no-warnings "$ROOT/test/bench/bridge_bench.js"
-echo "bridge phase histograms (/metrics, sums over the run):"
-curl -sf "$BRIDGE_URL/metrics" | grep -E '^mcp_bridge_phase_seconds_(sum|count)' || echo "  (none)"
+echo "bridge phases over the whole run (mcp_bridge_phase_seconds in /metrics; the tool calls at 16"
+echo "connections wait for one of the 8 pooled database connections inside sql_call):"
+curl -sf "$BRIDGE_URL/metrics" | awk '
+    /^mcp_bridge_phase_seconds_sum/   { match($0, /phase="[a-z_]+"/); p = substr($0, RSTART + 7, RLENGTH - 8); sum[p] = $2 }
+    /^mcp_bridge_phase_seconds_count/ { match($0, /phase="[a-z_]+"/); p = substr($0, RSTART + 7, RLENGTH - 8); count[p] = $2 }
+    END { for (p in count) if (count[p] > 0) printf "  %-12s %8d requests, mean %9.1f us\n", p, count[p], 1e6 * sum[p] / count[p] }' | sort
