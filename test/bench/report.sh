@@ -6,7 +6,8 @@ set -euo pipefail
 file=${1:?usage: report.sh FILE}
 [ -s "$file" ] || { echo "(no figures were collected)"; exit 0; }
 echo
-echo "######## report: figure, baseline from the same run, ratio, target (machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "######## report: figure, baseline from the same run, ratio = figure / baseline, target"
+echo "(machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); on a shared machine the figures are noisy, the ratios less so)"
 awk -F'\t' '
     { label[NR] = $1; value[NR] = $2; unit[NR] = $3; base_label[NR] = $4; base[NR] = $5; target[NR] = $6 }
     END {
