@@ -4,7 +4,7 @@
 -- family computed by the inlined mcp.client_tool; mcp.execution_phases reports the phases.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(23);
+SELECT plan(27);
 
 SELECT mcp.register_dataset('speed_demo', :'demo_conninfo') AS id \gset
 SELECT count(mcp.set_dataset_status(:id, s)) AS moved FROM unnest(ARRAY['profiling', 'metadata_pending', 'approved']) AS s \gset
@@ -62,6 +62,16 @@ SELECT is((mcp.execution_phases() -> 'total' ->> 'calls')::int, 11, 'execution_p
 SELECT ok((mcp.execution_phases() -> 'remote_pipeline' ->> 'calls')::int >= 6, 'and each pipeline that completed');
 SELECT is((mcp.execution_phases(true) -> 'guard' ->> 'calls')::int > 0, true, 'reset returns the figures');
 SELECT is((mcp.execution_phases() -> 'total' ->> 'calls')::int, 0, 'and zeroes them');
+
+SELECT is(mcp.execution_phases(NULL), NULL, 'execution_phases(NULL) is NULL (strict)');
+SELECT ok(NOT has_function_privilege('mcp_reader', 'mcp.execution_phases(boolean)', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'mcp.execution_phases(boolean)', 'EXECUTE'),
+          'execution_phases is for admins only');
+SELECT ok(has_function_privilege('mcp_admin', 'mcp.execution_phases(boolean)', 'EXECUTE'), 'admins may read it');
+
+-- A closed session is announced without its id (ids are credentials; any role may LISTEN).
+SELECT ok(pg_get_functiondef('mcp._notify_sessions_closed()'::regprocedure) !~ '\mid\M',
+          'the sessions_closed notification carries no session id');
 
 SELECT * FROM finish();
 ROLLBACK;
