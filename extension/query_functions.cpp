@@ -6,6 +6,7 @@
 #include "executor_settings.hpp"
 #include "pg_guard.hpp"
 #include "pg_values.hpp"
+#include "phase_timings.hpp"
 #include "query_cache.hpp"
 #include "query_guard.hpp"
 #include "query_log.hpp"
@@ -184,13 +185,17 @@ struct Prepared {
 Prepared prepare(const Request& request, Outcome& outcome) {
     Prepared prepared;
     try {
-        prepared.job.dataset = load_dataset(request.dataset_id);
+        {
+            phase_timings::Scope timing(phase_timings::dataset_lookup);
+            prepared.job.dataset = load_dataset(request.dataset_id);
+        }
         if (!prepared.job.dataset.is_live())
             throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                           "dataset " + std::to_string(request.dataset_id) + " (\"" +
                               prepared.job.dataset.name + "\") is " + prepared.job.dataset.status +
                               ", not approved or active",
                           {}, "Only approved datasets can be queried; list them with list_datasets.");
+        phase_timings::Scope timing(phase_timings::guard);
         prepared.shape = guard::check_query(request.sql);
     } catch (const PgError& error) {
         outcome.failure = Failure{error.sqlstate(), error.what(), error.detail(), error.hint()};
@@ -203,7 +208,12 @@ Prepared prepare(const Request& request, Outcome& outcome) {
                                  : std::min(request.max_rows, executor_settings::max_raw_rows);
     prepared.cache_key = query_cache::key(prepared.job.dataset, request.sql,
                                           prepared.job.row_limit, format::kind_name(request.format));
-    if (auto hit = query_cache::lookup(prepared.cache_key)) {
+    std::optional<query_cache::Hit> hit;
+    {
+        phase_timings::Scope timing(phase_timings::cache_lookup);
+        hit = query_cache::lookup(prepared.cache_key);
+    }
+    if (hit) {
         outcome.ok = true;
         outcome.cached = true;
         outcome.result_json = hit->result_json;
@@ -223,8 +233,11 @@ void complete(const Request& request, Prepared& prepared, Outcome& outcome) {
     }
     outcome.ok = true;
     outcome.rows = static_cast<long>(job.rows.size());
-    outcome.result_json =
-        result_json(request, job, warnings_for(request, job, prepared.shape));
+    {
+        phase_timings::Scope timing(phase_timings::format);
+        outcome.result_json = result_json(request, job, warnings_for(request, job, prepared.shape));
+    }
+    phase_timings::Scope timing(phase_timings::cache_store);
     query_cache::store(prepared.cache_key, request.dataset_id, outcome.result_json, outcome.rows);
 }
 
@@ -300,6 +313,8 @@ Datum execute_query(FunctionCallInfo fcinfo) {
                           "execute_query does not take NULL arguments", {},
                           "Give dataset_id, sql, and optionally max_rows, format and context.");
     auto started = Clock::now();
+    phase_timings::Scope whole_call(phase_timings::total);
+    std::optional<phase_timings::Scope> arguments_timing(phase_timings::arguments);
     Request request;
     request.dataset_id = PG_GETARG_INT32(0);
     request.sql = text_argument(fcinfo, 1);
@@ -307,6 +322,7 @@ Datum execute_query(FunctionCallInfo fcinfo) {
     request.format = parse_format(text_argument(fcinfo, 3));
     std::string context = query_log::normalize_context(jsonb_argument_text(fcinfo, 4));
     relax_commit_if_only_logging();
+    arguments_timing.reset();
 
     Outcome outcome;
     Prepared prepared = prepare(request, outcome);
@@ -321,7 +337,10 @@ Datum execute_query(FunctionCallInfo fcinfo) {
         throw PgError(outcome.failure.sqlstate, outcome.failure.message, outcome.failure.detail,
                       outcome.failure.hint);
     }
-    query_log::write({log_entry(request, outcome, context)});
+    {
+        phase_timings::Scope timing(phase_timings::log_write);
+        query_log::write({log_entry(request, outcome, context)});
+    }
     return jsonb_datum(answer_json(outcome, ms_since(started)));
 }
 

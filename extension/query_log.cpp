@@ -35,7 +35,25 @@ struct SharedEntry {
     char json[FLEXIBLE_ARRAY_MEMBER];
 };
 
-const char* const kInsert = "SELECT mcp._log_query(e) FROM jsonb_array_elements($1::jsonb) AS e";
+// One row per entry of a JSON array, in one statement whose plan each backend keeps (the
+// same columns as mcp._log_query, which 0.1.0 called once per row and planned every time).
+const char* const kInsert =
+    "INSERT INTO mcp.query_logs (query_text, query_type, datasets_used, execution_time_ms,"
+    "    rows_returned, success, error_message, error_sqlstate, tool_used, mcp_tool, client_name,"
+    "    client_version, user_agent, session_id, api_key_id, response_format,"
+    "    response_size_bytes, was_cached)"
+    " SELECT e ->> 'query_text', e ->> 'query_type',"
+    "        ARRAY(SELECT pg_catalog.jsonb_array_elements_text(e -> 'datasets_used')::integer),"
+    "        (e ->> 'execution_time_ms')::double precision,"
+    "        (e ->> 'rows_returned')::integer, (e ->> 'success')::boolean,"
+    "        e ->> 'error_message', e ->> 'error_sqlstate',"
+    "        mcp.client_tool(e #>> '{context,client_name}', e #>> '{context,user_agent}'),"
+    "        e #>> '{context,tool}', e #>> '{context,client_name}', e #>> '{context,client_version}',"
+    "        e #>> '{context,user_agent}', e #>> '{context,session_id}',"
+    "        (e #>> '{context,api_key_id}')::integer,"
+    "        e ->> 'response_format', (e ->> 'response_size_bytes')::integer,"
+    "        (e ->> 'was_cached')::boolean"
+    "   FROM pg_catalog.jsonb_array_elements($1::jsonb) AS e";
 
 }  // namespace
 
@@ -127,7 +145,7 @@ void write(const std::vector<std::string>& entries_json) {
         array += entries_json[i];
     }
     array += ']';
-    spi::query(kInsert, {array});
+    spi::query_saved(kInsert, {array});
 }
 
 void write_autonomously(const std::string& entry_json) {

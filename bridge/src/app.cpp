@@ -67,6 +67,10 @@ struct App::Parts {
           server(config, build_router(), logger, announce,
                  [this](const RequestRecord& record) { observe(record); }) {
         register_collectors();
+        // Sessions are cached only while the NOTIFYs that end them can arrive.
+        backend.watch_sessions([this] { return hot_reload.listening(); });
+        auth.set_metrics(&metrics);
+        backend.set_metrics(&metrics);
     }
 
     Router build_router() {
@@ -82,6 +86,17 @@ struct App::Parts {
     void observe(const RequestRecord& record) {
         metrics.http_request(record.route.empty() ? "unmatched" : record.route, record.method,
                              record.status, record.duration_ms / 1000.0);
+        const std::pair<double, Metrics::Phase> phases[] = {
+            {record.read_s, Metrics::Phase::http_read},
+            {record.queue_s, Metrics::Phase::queue_wait},
+            {record.handler_s, Metrics::Phase::handler},
+            {record.reply_wait_s, Metrics::Phase::reply_wait},
+            {record.write_s, Metrics::Phase::http_write}};
+        for (const auto& [seconds, phase] : phases) {
+            if (seconds >= 0) {
+                metrics.phase(phase, seconds);
+            }
+        }
     }
 
     void register_collectors() {

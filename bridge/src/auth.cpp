@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "mcp_protocol.hpp"
+#include "metrics.hpp"
 #include "pg_pool.hpp"
 #include "responses.hpp"
 
@@ -87,6 +88,7 @@ AuthResult Authenticator::check_secret(std::string_view secret) {
     if (secret.empty() || secret.size() > max_secret_bytes) {
         return {AuthStatus::invalid, {}};
     }
+    PhaseTimer timing(metrics_, Metrics::Phase::auth);
     const std::string key = sha256_hex(secret);
     const auto now = std::chrono::steady_clock::now();
     {

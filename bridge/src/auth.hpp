@@ -12,6 +12,7 @@
 
 namespace mcp::bridge {
 
+class Metrics;
 class PgPool;
 
 enum class AuthStatus { ok, missing, invalid, unavailable };
@@ -32,6 +33,8 @@ public:
     AuthResult authenticate(const Request& request);
     AuthResult check_secret(std::string_view secret);
     void forget_all();
+    // Where the auth phase histogram goes (none: not measured).
+    void set_metrics(Metrics* metrics) { metrics_ = metrics; }
 
     // The credential a request carries, if any.
     static std::optional<std::string> credential(const Request& request);
@@ -43,6 +46,7 @@ private:
     };
 
     PgPool& pool_;
+    Metrics* metrics_ = nullptr;
     const std::chrono::milliseconds cache_ttl_;
     std::mutex mutex_;
     std::unordered_map<std::string, Cached> cache_;

@@ -22,7 +22,7 @@ HotReload::HotReload(const std::string& conninfo, SqlBackend& backend, Authentic
           [this](const std::vector<std::string>& payloads) { apply(effects_of(payloads)); },
           [this] {
               logger_.event("reconnected to the metadata database; reloading catalogs");
-              apply({true, true});
+              apply({true, true, true});
           }) {}
 
 void HotReload::start() { listener_.start(); }
@@ -36,6 +36,8 @@ HotReload::Effects HotReload::effects_of(const std::vector<std::string>& payload
         const std::string event = document ? string_member(*document, "event") : std::string();
         if (event.rfind("api_key", 0) == 0) {
             effects.keys = true;
+        } else if (event == "sessions_closed") {
+            effects.sessions = true;
         } else {
             // Dataset events (insert, update, delete), tools_changed, and anything unknown:
             // reloading too often is harmless, too rarely is not.
@@ -48,6 +50,10 @@ HotReload::Effects HotReload::effects_of(const std::vector<std::string>& payload
 void HotReload::apply(Effects effects) {
     if (effects.keys) {
         auth_.forget_all();
+        backend_.forget_sessions();  // a revoked key's sessions end with it
+    }
+    if (effects.sessions) {
+        backend_.forget_sessions();
     }
     if (!effects.catalogs) {
         return;

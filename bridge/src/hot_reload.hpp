@@ -14,9 +14,10 @@ class SqlBackend;
 class StreamHub;
 
 // Hot reload: the extension NOTIFYs channel mcp_analytics when a dataset, the tool catalog or
-// an API key changes. Dataset and catalog changes drop the cached catalogs and send
+// an API key changes, and when sessions are closed. Dataset and catalog changes drop the cached catalogs and send
 // notifications/tools/list_changed and notifications/resources/list_changed on every open
-// session stream; key changes drop the cached key checks. A reconnect counts as both, since
+// session stream; key changes drop the cached key checks, closed sessions the cached
+// sessions. A reconnect counts as all three, since
 // notifications sent meanwhile were lost.
 class HotReload {
 public:
@@ -31,6 +32,7 @@ public:
     struct Effects {
         bool catalogs = false;
         bool keys = false;
+        bool sessions = false;
     };
     static Effects effects_of(const std::vector<std::string>& payloads);
 

@@ -106,6 +106,9 @@ private:
     std::string log_method_;
     std::string log_path_;
     std::chrono::steady_clock::time_point request_started_;
+    // Phase marks of the request in flight, for the phase histograms.
+    std::chrono::steady_clock::time_point parsed_at_, handler_started_, handler_ended_,
+        write_started_;
     std::chrono::steady_clock::time_point request_deadline_;
     std::size_t drained_bytes_ = 0;
     std::array<char, 4096> drain_buffer_{};

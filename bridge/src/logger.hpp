@@ -26,6 +26,10 @@ struct RequestRecord {
     std::string tool;
     std::string client;
     int api_key_id = 0;
+    // Where the time went (seconds; negative when the phase did not happen), for the
+    // phase histograms: reading, waiting for a handler thread, the handler, waiting for the
+    // I/O thread, writing.
+    double read_s = -1, queue_s = -1, handler_s = -1, reply_wait_s = -1, write_s = -1;
 };
 
 // Sees every finished request (metrics); called on an I/O thread, so it must be quick.

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "mcp_backend.hpp"
 #include "pg_connection.hpp"
@@ -10,6 +12,7 @@
 namespace mcp::bridge {
 
 class Logger;
+class Metrics;
 class PgPool;
 
 // McpBackend over the extension's SQL functions: mcp.mcp_tools, mcp.call_tool,
@@ -21,6 +24,16 @@ public:
     SqlBackend(PgPool& pool, Logger& logger, std::chrono::seconds session_idle_timeout);
 
     void invalidate();
+
+    // Sessions found by resume_session are remembered for a moment (session_cache_ttl, at
+    // most half the idle timeout) so that a request costs one SQL call, not two; only while
+    // `watching` says the database's NOTIFYs arrive (a closed session announces itself:
+    // forget_sessions), and this bridge's own close and update take effect at once.
+    void watch_sessions(std::function<bool()> watching);
+    void forget_sessions();
+
+    // Where the session and sql_call phase histograms go (none: not measured).
+    void set_metrics(Metrics* metrics) { metrics_ = metrics; }
 
     BackendResult list_tools(const CallerContext& caller) override;
     BackendResult list_resources(const CallerContext& caller) override;
@@ -58,9 +71,26 @@ private:
     BackendResult single_json(const char* what, const std::string& sql, PgParams params,
                               const CallerContext& caller, bool retry, CancelToken* cancel);
 
+    struct CachedSession {
+        SessionRecord record;
+        int api_key_id = 0;
+        std::chrono::steady_clock::time_point expires;
+    };
+    // Also returns the generation to store an answer under: one asked for before a forget
+    // (a close here, a NOTIFY) may be stale, and is not kept.
+    bool cached_session(std::string_view session_id, const Identity& identity, SessionRecord& out,
+                        std::uint64_t& generation);
+    void forget_session(std::string_view session_id);
+
     PgPool& pool_;
     Logger& logger_;
+    Metrics* metrics_ = nullptr;
     const std::string idle_timeout_;  // an interval literal for the SQL functions
+    const std::chrono::milliseconds session_cache_ttl_;
+    std::function<bool()> watching_;
+    std::mutex sessions_mutex_;
+    std::unordered_map<std::string, CachedSession> sessions_;
+    std::uint64_t sessions_generation_ = 0;
     std::mutex mutex_;
     CacheEntry cache_[catalog_count];
     std::uint64_t generation_ = 0;

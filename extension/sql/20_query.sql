@@ -26,20 +26,27 @@ CREATE TRIGGER datasets_forget_cached_results AFTER UPDATE OR DELETE ON mcp.data
     FOR EACH ROW EXECUTE FUNCTION mcp._forget_cached_results();
 
 -- The client family for the log's tool_used column, from the MCP client name or user agent.
+-- One SELECT without FROM, no SET clause and every name qualified, so that PostgreSQL inlines
+-- it into the query log's INSERT instead of planning a function call for every row.
 CREATE FUNCTION mcp.client_tool(client_name text, user_agent text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE
-        WHEN s ~ 'claude|anthropic' THEN 'claude'
-        WHEN s ~ 'chatgpt|openai' THEN 'chatgpt'
-        WHEN s ~ 'cursor' THEN 'cursor'
-        WHEN s ~ 'inspector' THEN 'mcp-inspector'
-        WHEN s ~ 'vscode|visual studio code|copilot' THEN 'vscode'
-        WHEN s ~ 'manus' THEN 'manus'
-        WHEN coalesce(client_name, '') <> '' THEN left(client_name, 100)
-        WHEN coalesce(user_agent, '') <> '' THEN 'api'
+        WHEN pg_catalog.lower(coalesce(client_name, '') OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) coalesce(user_agent, ''))
+             OPERATOR(pg_catalog.~) 'claude|anthropic' THEN 'claude'
+        WHEN pg_catalog.lower(coalesce(client_name, '') OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) coalesce(user_agent, ''))
+             OPERATOR(pg_catalog.~) 'chatgpt|openai' THEN 'chatgpt'
+        WHEN pg_catalog.lower(coalesce(client_name, '') OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) coalesce(user_agent, ''))
+             OPERATOR(pg_catalog.~) 'cursor' THEN 'cursor'
+        WHEN pg_catalog.lower(coalesce(client_name, '') OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) coalesce(user_agent, ''))
+             OPERATOR(pg_catalog.~) 'inspector' THEN 'mcp-inspector'
+        WHEN pg_catalog.lower(coalesce(client_name, '') OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) coalesce(user_agent, ''))
+             OPERATOR(pg_catalog.~) 'vscode|visual studio code|copilot' THEN 'vscode'
+        WHEN pg_catalog.lower(coalesce(client_name, '') OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) coalesce(user_agent, ''))
+             OPERATOR(pg_catalog.~) 'manus' THEN 'manus'
+        WHEN coalesce(client_name, '') OPERATOR(pg_catalog.<>) '' THEN pg_catalog.left(client_name, 100)
+        WHEN coalesce(user_agent, '') OPERATOR(pg_catalog.<>) '' THEN 'api'
         ELSE 'sql'
     END
-    FROM (SELECT lower(coalesce(client_name, '') || ' ' || coalesce(user_agent, '')) AS s) AS t
 $$;
 COMMENT ON FUNCTION mcp.client_tool(text, text) IS
 'The client family logged as tool_used (claude, chatgpt, cursor, mcp-inspector, vscode, manus, the client''s own name, api, or sql for direct SQL calls), from the MCP client name and the user agent.';

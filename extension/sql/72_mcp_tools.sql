@@ -183,10 +183,14 @@ END
 $$;
 COMMENT ON FUNCTION mcp._argument_problem(jsonb, jsonb, text) IS 'Internal: the first way value breaks a (simple) JSON Schema, as a sentence, or NULL';
 
+-- PL/pgSQL, not SQL: every tools/call asks, and PL/pgSQL keeps its plans for the session
+-- where a SQL function with a SET clause is parsed and planned on every call.
 CREATE FUNCTION mcp._tool_available(tool mcp.tools) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT to_regprocedure(tool.handler || '(jsonb,jsonb)') IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM unnest(tool.requires) r WHERE to_regprocedure(r) IS NULL)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN to_regprocedure(tool.handler || '(jsonb,jsonb)') IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM unnest(tool.requires) r WHERE to_regprocedure(r) IS NULL);
+END
 $$;
 COMMENT ON FUNCTION mcp._tool_available(mcp.tools) IS 'Internal: whether a tool''s handler and the functions it requires are installed';
 
@@ -341,9 +345,11 @@ $$;
 COMMENT ON FUNCTION mcp._tool_get_table_detail(jsonb, jsonb) IS 'Tool get_table_detail: one table''s statistics and samples (context level 3)';
 
 -- The text the model reads: the table, then what it must know about it.
+-- PL/pgSQL for its plan cache, as _tool_available.
 CREATE FUNCTION mcp._result_text(result jsonb, format text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT concat_ws(E'\n\n',
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN concat_ws(E'\n\n',
         CASE WHEN format = 'json' THEN coalesce(result -> 'rows', '[]')::text
              ELSE coalesce(result ->> 'text', '') END,
         (SELECT string_agg('Warning: ' || w, E'\n')
@@ -354,7 +360,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
             CASE WHEN (result ->> 'truncated')::boolean THEN 'truncated' END,
             CASE WHEN result ? 'execution_time_ms'
                  THEN round((result ->> 'execution_time_ms')::numeric, 1) || ' ms' END,
-            CASE WHEN (result ->> 'cached')::boolean THEN 'from cache' END))
+            CASE WHEN (result ->> 'cached')::boolean THEN 'from cache' END));
+END
 $$;
 COMMENT ON FUNCTION mcp._result_text(jsonb, text) IS 'Internal: an execute_query result as text for the model (table, warnings, row count and time)';
 

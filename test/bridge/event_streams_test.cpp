@@ -77,5 +77,15 @@ TEST(HotReload, DatasetAndCatalogEventsReloadKeyEventsForgetKeys) {
     EXPECT_TRUE(effects.catalogs);
 }
 
+TEST(HotReload, ClosedSessionsForgetCachedSessionsOnly) {
+    auto effects = HotReload::effects_of({R"({"event": "sessions_closed"})"});
+    EXPECT_TRUE(effects.sessions);
+    EXPECT_FALSE(effects.catalogs);  // no list_changed broadcast for a closed session
+    EXPECT_FALSE(effects.keys);
+    effects = HotReload::effects_of({R"({"event": "sessions_closed"})", R"({"event": "api_key_delete"})"});
+    EXPECT_TRUE(effects.sessions);
+    EXPECT_TRUE(effects.keys);
+}
+
 }  // namespace
 }  // namespace mcp::bridge
