@@ -3,6 +3,7 @@
 #include "executor_settings.hpp"
 #include "gucs.hpp"
 #include "jobs_settings.hpp"
+#include "maintenance.hpp"
 #include "worker.hpp"
 #include "weighting.hpp"
 
@@ -44,6 +45,7 @@ void _PG_init(void) {
     mcp::ext::executor_settings::define();
     mcp::ext::define_weighting_gucs();
     mcp::ext::jobs_settings::define();
+    mcp::ext::maintenance::define();
     mcp::ext::circuit_breaker::define_settings();
     mcp::ext::worker::register_at_preload();  // launcher + shared memory, preload only
     mcp::ext::circuit_breaker::register_at_preload();

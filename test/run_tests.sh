@@ -4,7 +4,7 @@
 # started (also on failure or Ctrl-C), and ends with one line "N passed, N failed".
 #
 # Suites: pg_regress (sql/, expected/), pgTAP (test/pgtap/, test/pgtap/demo/), integration
-# tests in Perl TAP (test/integration/*.t), the bridge's GoogleTest cases (CTest), and the MCP
+# tests in Perl TAP (test/integration/*.t), the deployment files' linters (test/deploy/run.sh), the bridge's GoogleTest cases (CTest), and the MCP
 # client tests in Node (test/mcp/run.sh: the official SDK client and the Inspector CLI against
 # the built bridge; it restarts the cluster last, so it runs last), and before them the
 # dashboard's browser test (test/ui/run.sh: Chromium driven by playwright-core; screenshots in
@@ -21,7 +21,7 @@ ARTIFACTS=${TEST_ARTIFACTS:-$ROOT/build/test-artifacts}
 
 passed=0
 failed=0
-# TEST_SUITES="regress pgtap integration bridge ui mcp soak" runs only the named suites (for
+# TEST_SUITES="regress pgtap integration deploy bridge ui mcp soak" runs only the named suites (for
 # development; make test runs them all).
 want() { [ -z "${TEST_SUITES:-}" ] || [[ " $TEST_SUITES " == *" $1 "* ]]; }
 suite_results=()
@@ -140,6 +140,15 @@ fi
 if want integration; then
 echo "== integration"
 run_tap integration prove -v test/integration/
+fi
+
+if want deploy; then
+echo "== deploy files (dockerfile-utils, dclint, yamllint, shellcheck; test/deploy/)"
+test/deploy/run.sh >"$WORK/deploy.tap" 2>&1
+cat "$WORK/deploy.tap"
+d_ok=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$WORK/deploy.tap" | tail -n 1)
+d_bad=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$WORK/deploy.tap" | tail -n 1)
+if [ -z "$d_ok" ]; then record deploy 0 1; else record deploy "$d_ok" "${d_bad:-1}"; fi
 fi
 
 if want bridge; then

@@ -158,6 +158,14 @@ std::string apply_origins(Config& config, const std::string& value) {
     return {};
 }
 
+std::string apply_trusted_proxies(Config& config, const std::string& value) {
+    return parse_trusted_proxies(value, config.proxy_trust).value_or(std::string());
+}
+
+std::string apply_public_url(Config& config, const std::string& value) {
+    return parse_public_url(value, config.proxy_trust.public_url).value_or(std::string());
+}
+
 const std::vector<Setting>& settings() {
     static const std::vector<Setting> table = {
         {"--listen", "MCP_BRIDGE_LISTEN", "HOST:PORT",
@@ -212,6 +220,14 @@ const std::vector<Setting>& settings() {
         {"--allowed-origins", "MCP_BRIDGE_ALLOWED_ORIGINS", "LIST",
          "browser origins allowed to call /mcp and /api besides loopback ones, comma-separated, "
          "or * (default: none)", false, apply_origins},
+        {"--trusted-proxies", "MCP_BRIDGE_TRUSTED_PROXIES", "LIST",
+         "peers whose X-Forwarded-Proto/-Host and Forwarded headers count (TLS proxies): addresses "
+         "and networks, comma-separated, or * when only a proxy can reach the bridge (default: none)",
+         false, apply_trusted_proxies},
+        {"--public-url", "MCP_BRIDGE_PUBLIC_URL", "URL",
+         "the URL clients reach the bridge at, such as https://analytics.example.com: its scheme "
+         "and host are believed over any header, and it is used in links (default: none)",
+         false, apply_public_url},
         {"--stdio", "MCP_BRIDGE_STDIO", "",
          "serve one MCP session on stdin/stdout (desktop clients) instead of HTTP; the API key "
          "comes from the environment variable MCP_API_KEY", false,

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "proxy_trust.hpp"
+
 namespace mcp::bridge {
 
 // Protocol limits. They bound the memory and the time one client can take from the server.
@@ -47,6 +49,9 @@ struct Config {
     std::chrono::seconds session_idle_timeout{24 * 3600};
     // Origins allowed besides loopback ones and the bridge's own; "*" allows any.
     std::vector<std::string> allowed_origins;
+    // Which peers may say the client's scheme and host (X-Forwarded-*, Forwarded), and the
+    // public URL clients use (links, Secure cookies, OAuth metadata).
+    ProxyTrust proxy_trust;
     // Serve one MCP session on stdin/stdout instead of HTTP.
     bool stdio = false;
     // The API key of the stdio session, from MCP_API_KEY only (flags show in `ps`).

@@ -52,7 +52,13 @@ HttpSession::HttpSession(tcp::socket socket, std::shared_ptr<SessionContext> con
       // The first request's clock starts at accept: a client that connects and says nothing
       // is as slow as one that stops half-way.
       request_deadline_(std::chrono::steady_clock::now() + context_->limits.read_timeout),
-      heartbeat_(stream_.get_executor()) {}
+      heartbeat_(stream_.get_executor()) {
+    boost::system::error_code ec;
+    const auto remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) {
+        peer_ = remote.address();  // else unspecified (0.0.0.0): trusted only under "*"
+    }
+}
 
 HttpSession::~HttpSession() {
     if (channel_) {
@@ -175,6 +181,7 @@ void HttpSession::on_read_error(beast::error_code ec) {
 void HttpSession::dispatch_request() {
     request_ = parser_->release();
     parser_.reset();
+    apply_proxy_trust(request_, peer_, context_->proxy_trust);
     log_method_ = std::string(request_.method_string());
     log_path_ = std::string(path_without_query(request_.target()));
     head_request_ = request_.method() == http::verb::head;

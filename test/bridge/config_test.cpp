@@ -224,3 +224,31 @@ TEST(Config, UsageListsEveryFlagAndVariable) {
 
 }  // namespace
 }  // namespace mcp::bridge
+
+namespace mcp::bridge {
+namespace {
+
+TEST(Config, TrustedProxiesAndPublicUrlFromEnvironmentAndFlags) {
+    const ParseResult result = parse({"--public-url", "https://analytics.example.com/"},
+                                     {{"MCP_BRIDGE_TRUSTED_PROXIES", "10.0.0.0/8,fd00::/8"}});
+    ASSERT_EQ(result.outcome, ParseOutcome::run) << result.error;
+    EXPECT_EQ(result.config.proxy_trust.networks.size(), 2u);
+    EXPECT_FALSE(result.config.proxy_trust.any);
+    EXPECT_EQ(result.config.proxy_trust.public_url, "https://analytics.example.com");
+    const ParseResult none = parse({});
+    EXPECT_TRUE(none.config.proxy_trust.networks.empty() && !none.config.proxy_trust.any)
+        << "no proxy is trusted unless configured";
+    EXPECT_EQ(none.config.proxy_trust.public_url, "");
+}
+
+TEST(Config, BadTrustedProxiesOrPublicUrlAreRejectedNamingTheSetting) {
+    const ParseResult proxies = parse({"--trusted-proxies", "10.0.0.0/40"});
+    ASSERT_EQ(proxies.outcome, ParseOutcome::error);
+    EXPECT_NE(proxies.error.find("--trusted-proxies"), std::string::npos) << proxies.error;
+    const ParseResult url = parse({}, {{"MCP_BRIDGE_PUBLIC_URL", "analytics.example.com/mcp"}});
+    ASSERT_EQ(url.outcome, ParseOutcome::error);
+    EXPECT_NE(url.error.find("MCP_BRIDGE_PUBLIC_URL"), std::string::npos) << url.error;
+}
+
+}  // namespace
+}  // namespace mcp::bridge
