@@ -1,5 +1,6 @@
 #include "executor.hpp"
 
+#include "circuit_breaker.hpp"
 #include "connection_pool.hpp"
 #include "crypto.hpp"
 #include "executor_settings.hpp"
@@ -39,6 +40,7 @@ struct Task {
     bool from_pool = false;
     bool retried = false;
     std::optional<PgError> remote_failure;  // first error result of the pipeline
+    bool refused_by_breaker = false;        // never reached for the server: reports nothing
     Clock::time_point started;
     Clock::time_point step_started;  // of the connection attempt, then of the pipeline
     Clock::time_point deadline;
@@ -48,10 +50,27 @@ double ms_since(Clock::time_point start) {
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
+// Whether the dataset's server could be reached, for the circuit breaker: a connection
+// failure says no, an answer (an SQL error included) says yes, and a statement timeout says
+// nothing about the server.
+void report_reachability(const Task& task) {
+    if (task.refused_by_breaker) return;
+    const Job& job = *task.job;
+    if (job.ok) {
+        circuit_breaker::record(job.dataset.id, true);
+        return;
+    }
+    const int sqlstate = job.failure.sqlstate;
+    if (sqlstate == ERRCODE_QUERY_CANCELED) return;
+    const bool connection_failure = ERRCODE_TO_CATEGORY(sqlstate) == ERRCODE_CONNECTION_EXCEPTION;
+    circuit_breaker::record(job.dataset.id, !connection_failure, job.failure.message);
+}
+
 void finish(Task& task) {
     task.job->elapsed_ms = ms_since(task.started);
     task.phase = Phase::Done;
     task.params.reset();
+    report_reachability(task);
 }
 
 void fail(Task& task, int sqlstate, std::string message, std::string detail = {},
@@ -154,8 +173,26 @@ void start_connect(Task& task) {
     task.deadline = Clock::now() + std::chrono::seconds(task.params->connect_timeout_s());
 }
 
+// An unhealthy dataset is refused at once rather than waited for.
+bool refused_as_unhealthy(Task& task) {
+    const circuit_breaker::Verdict verdict = circuit_breaker::check(task.job->dataset.id);
+    if (verdict.allowed) return false;
+    task.refused_by_breaker = true;
+    char retry[32];
+    snprintf(retry, sizeof retry, "%.0f", verdict.retry_in_s);
+    fail(task, ERRCODE_CONNECTION_FAILURE,
+         "dataset \"" + task.job->dataset.name + "\" is unhealthy: its last " +
+             std::to_string(verdict.failures) + " connection attempts failed",
+         "Last error: " + verdict.last_error,
+         std::string("Calls to it are refused for ") + retry +
+             " s more, then one call probes it again. Query another dataset meanwhile, or "
+             "retry later; an admin can check its server (mcp.dataset_health()).");
+    return true;
+}
+
 void start(Task& task) {
     task.started = Clock::now();
+    if (refused_as_unhealthy(task)) return;
     if (auto pooled = pool::take(task.job->dataset)) {
         task.link.emplace(std::move(*pooled));
         task.from_pool = true;
@@ -288,11 +325,16 @@ void advance(Task& task) {
 }
 
 void time_out(Task& task) {
-    if (task.phase == Phase::Connecting)
+    if (task.phase == Phase::Connecting) {
         fail(task, connect_failure(task.link->raw(), *task.params, task.job->dataset.name, true));
-    else
-        fail(task, ERRCODE_QUERY_CANCELED,
-             "query on dataset \"" + task.job->dataset.name + "\" timed out");
+        return;
+    }
+    // The server did not even end the query at its own statement_timeout (set at BEGIN) in
+    // the 2 s since: it is not answering, and a cancel request (which waits for the server to
+    // close it) would hang this backend on it too. Hang up without one.
+    task.link->set_busy(false);
+    fail(task, ERRCODE_QUERY_CANCELED,
+         "query on dataset \"" + task.job->dataset.name + "\" timed out");
 }
 
 // One WaitEventSet per round: sockets change while connecting, and 31 events are cheap.

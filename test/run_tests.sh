@@ -21,7 +21,7 @@ ARTIFACTS=${TEST_ARTIFACTS:-$ROOT/build/test-artifacts}
 
 passed=0
 failed=0
-# TEST_SUITES="regress pgtap integration deploy bridge ui mcp" runs only the named suites (for
+# TEST_SUITES="regress pgtap integration deploy bridge ui mcp soak" runs only the named suites (for
 # development; make test runs them all).
 want() { [ -z "${TEST_SUITES:-}" ] || [[ " $TEST_SUITES " == *" $1 "* ]]; }
 suite_results=()
@@ -40,7 +40,7 @@ PRIVATE_PG_BINDIR=$("$ROOT/test/support/private_pg.sh" "$ROOT/build/pg") \
     || { echo "install failed"; echo "0 passed, 1 failed"; exit 1; }
 # A broken bridge build fails its suite, not the extension's; only its suites need it.
 bridge_built=1
-if want bridge || want ui || want mcp; then
+if want bridge || want ui || want mcp || want soak; then
     make -s bridge >"$ROOT/build/bridge-build.log" 2>&1 || { bridge_built=0; tail -40 "$ROOT/build/bridge-build.log"; }
 fi
 export PATH=$PRIVATE_PG_BINDIR:$PATH
@@ -188,6 +188,20 @@ cat "$WORK/mcp.tap"
 m_ok=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$WORK/mcp.tap" | tail -n 1)
 m_bad=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$WORK/mcp.tap" | tail -n 1)
 if [ -z "$m_ok" ]; then record mcp-clients 0 1; else record mcp-clients "$m_ok" "${m_bad:-1}"; fi
+fi
+
+if want soak; then
+echo "== soak, short form (test/soak/: load, restart, faults, hostile clients; its own cluster)"
+if [ "$bridge_built" = 1 ]; then
+    SOAK_MODE=short test/soak/run.sh >"$WORK/soak.tap" 2>&1
+else
+    echo "Bail out! the bridge did not build" >"$WORK/soak.tap"
+fi
+cat "$WORK/soak.tap"
+s_ok=$(grep -cE '^ok [0-9]+' "$WORK/soak.tap" || true)
+s_bad=$(grep -cE '^not ok [0-9]+' "$WORK/soak.tap" || true)
+grep -q '^# soak: ' "$WORK/soak.tap" || s_bad=$((s_bad + 1))
+record soak "$s_ok" "$s_bad"
 fi
 
 echo "== summary"

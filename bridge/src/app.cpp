@@ -19,6 +19,7 @@
 #include "pg_pool.hpp"
 #include "rest_routes.hpp"
 #include "sql_backend.hpp"
+#include "unreached_calls.hpp"
 #include "ui_routes.hpp"
 
 namespace mcp::bridge {
@@ -57,7 +58,8 @@ struct App::Parts {
           health(config.database_url),
           pool(config.database_url, pool_options(config)),
           auth(pool, config.auth_cache_ttl),
-          backend(pool, logger, config.session_idle_timeout),
+          unreached(pool, logger),
+          backend(pool, logger, config.session_idle_timeout, &unreached),
           dispatcher(backend, in_flight, McpDispatcher::Options{}, &metrics),
           origins(config.allowed_origins),
           hot_reload(config.database_url, backend, auth, streams, metrics, logger),
@@ -133,6 +135,7 @@ struct App::Parts {
     PgHealth health;
     PgPool pool;
     Authenticator auth;
+    UnreachedCalls unreached;
     SqlBackend backend;
     InFlightRequests in_flight;
     McpDispatcher dispatcher;
@@ -155,6 +158,7 @@ App::~App() {
 }
 
 void App::start() {
+    parts_->unreached.start();
     parts_->hot_reload.start();
     parts_->server.start();
 }
@@ -166,15 +170,18 @@ bool App::stop(std::chrono::milliseconds timeout) {
     parts_->streams.close_all();
     const bool graceful = parts_->server.stop(timeout);
     parts_->hot_reload.stop();
+    parts_->unreached.stop();  // after the last request: its calls get their rows too
     return graceful;
 }
 
 int App::run_stdio(std::istream& in, std::ostream& out) {
+    parts_->unreached.start();
     parts_->hot_reload.start();
     StdioServer server(parts_->dispatcher, parts_->backend, parts_->auth, parts_->streams,
                        parts_->logger, parts_->config.workers);
     const int code = server.run(parts_->config.api_key, in, out);
     parts_->hot_reload.stop();
+    parts_->unreached.stop();
     return code;
 }
 

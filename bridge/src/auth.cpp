@@ -5,8 +5,10 @@
 #include <cctype>
 
 #include "mcp_protocol.hpp"
+#include "http_headers.hpp"
 #include "metrics.hpp"
 #include "pg_pool.hpp"
+#include "proxy_trust.hpp"
 #include "responses.hpp"
 
 namespace mcp::bridge {
@@ -81,7 +83,22 @@ AuthResult Authenticator::authenticate(const Request& request) {
     if (!secret) {
         return {AuthStatus::missing, {}};
     }
-    return check_secret(*secret);
+    const std::string client = header_value(request, client_address_header);
+    if (const long long wait = throttle_.refused_for(client); wait > 0 && !is_cached(*secret)) {
+        return {AuthStatus::throttled, {}, wait};
+    }
+    AuthResult result = check_secret(*secret);
+    if (result.status == AuthStatus::invalid) {
+        throttle_.record_failure(client);
+    }
+    return result;
+}
+
+bool Authenticator::is_cached(std::string_view secret) {
+    const std::string key = sha256_hex(secret);
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto found = cache_.find(key);
+    return found != cache_.end() && found->second.expires > std::chrono::steady_clock::now();
 }
 
 AuthResult Authenticator::check_secret(std::string_view secret) {
@@ -134,7 +151,20 @@ void Authenticator::forget_all() {
 
 namespace mcp::bridge {
 
-Response auth_failure_response(AuthStatus status, bool jsonrpc) {
+Response auth_failure_response(const AuthResult& auth, bool jsonrpc) {
+    const AuthStatus status = auth.status;
+    if (status == AuthStatus::throttled) {
+        const std::string wait = std::to_string(auth.retry_after_s);
+        const std::string text = "too many failed authentication attempts from this address; retry in " +
+                                 wait + " s";
+        rapidjson::Value null_id;
+        Response response = json_response(
+            http::status::too_many_requests,
+            jsonrpc ? rpc_error_message(null_id, rpc_error::bad_request, "Too Many Requests: " + text)
+                    : json_error(http::status::too_many_requests, text).body());
+        response.set(http::field::retry_after, wait);
+        return response;
+    }
     const bool unavailable = status == AuthStatus::unavailable;
     const char* text = unavailable ? "the metadata database is not reachable; try again shortly"
                        : status == AuthStatus::missing

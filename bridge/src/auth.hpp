@@ -7,6 +7,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "auth_throttle.hpp"
 #include "http_types.hpp"
 #include "mcp_backend.hpp"
 
@@ -15,17 +16,19 @@ namespace mcp::bridge {
 class Metrics;
 class PgPool;
 
-enum class AuthStatus { ok, missing, invalid, unavailable };
+enum class AuthStatus { ok, missing, invalid, unavailable, throttled };
 
 struct AuthResult {
     AuthStatus status = AuthStatus::missing;
     Identity identity;
+    long long retry_after_s = 0;  // throttled: when the client may try again
 };
 
 // API keys: `Authorization: Bearer <secret>` (or `X-API-Key: <secret>`), checked by
 // mcp.authenticate in the metadata database. A successful check is remembered for a few
 // seconds under the secret's SHA-256 (never the secret itself), and forgotten at once when
-// the database announces a key change.
+// the database announces a key change. Repeated failures from one client address are
+// throttled (AuthThrottle) before they reach the database.
 class Authenticator {
 public:
     Authenticator(PgPool& pool, std::chrono::milliseconds cache_ttl);
@@ -40,6 +43,8 @@ public:
     static std::optional<std::string> credential(const Request& request);
 
 private:
+    bool is_cached(std::string_view secret);
+
     struct Cached {
         Identity identity;
         std::chrono::steady_clock::time_point expires;
@@ -50,6 +55,7 @@ private:
     const std::chrono::milliseconds cache_ttl_;
     std::mutex mutex_;
     std::unordered_map<std::string, Cached> cache_;
+    AuthThrottle throttle_;
 };
 
 // Hex SHA-256, for cache keys.
@@ -60,8 +66,9 @@ std::string sha256_hex(std::string_view text);
 namespace mcp::bridge {
 
 // The answer to a request that failed authentication: 401 with WWW-Authenticate (a plain
-// Bearer challenge: static keys, no OAuth discovery to send clients astray), or 503 when the
-// database could not be asked. `jsonrpc` shapes the body as a JSON-RPC error for /mcp.
-Response auth_failure_response(AuthStatus status, bool jsonrpc);
+// Bearer challenge: static keys, no OAuth discovery to send clients astray), 429 with
+// Retry-After for a throttled client, or 503 when the database could not be asked. `jsonrpc`
+// shapes the body as a JSON-RPC error for /mcp.
+Response auth_failure_response(const AuthResult& auth, bool jsonrpc);
 
 }  // namespace mcp::bridge

@@ -39,6 +39,9 @@ using RequestObserver = std::function<void(const RequestRecord&)>;
 std::string format_request_line(const RequestRecord& record);
 std::string format_event_line(std::chrono::system_clock::time_point ts, std::string_view event);
 
+// "2026-12-04T21:46:41.123Z"
+std::string iso8601_utc(std::chrono::system_clock::time_point ts);
+
 // Client-controlled text becomes printable ASCII, so a line stays one valid JSON line.
 std::string sanitize_for_log(std::string_view text);
 

@@ -101,6 +101,12 @@ public:
                                 std::optional<bool> initialized,
                                 std::optional<std::string> log_level) = 0;
     virtual SessionLookup close_session(std::string_view session_id, const Identity& identity) = 0;
+
+    // A tool call that could not reach the database (`reason` says why), kept so that the
+    // query log still gets its row once the database answers again.
+    virtual void record_unreached_call(const CallerContext& /*caller*/, std::string_view /*tool*/,
+                                       std::string_view /*arguments_json*/,
+                                       std::string_view /*reason*/) {}
 };
 
 }  // namespace mcp::bridge

@@ -18,7 +18,6 @@ namespace mcp::bridge {
 
 namespace {
 
-constexpr std::size_t max_batch_messages = 100;
 constexpr std::size_t max_user_agent = 500;
 
 Reply rpc_reply(http::status status, const std::string& body) {
@@ -48,6 +47,7 @@ bool json_content_type(const Request& request) {
 struct Gate {
     std::optional<Reply> refusal;
     Identity identity;
+    bool database_unreachable = false;  // the refusal is the database's fault, not the client's
 };
 
 // Origin, database, API key and protocol version: what every /mcp request must pass.
@@ -68,7 +68,8 @@ Gate check_request(const McpHttpDeps& deps, const Request& request) {
         if (auth.status != AuthStatus::unavailable) {
             deps.metrics.auth_failure();
         }
-        gate.refusal = Reply{auth_failure_response(auth.status, true), nullptr, {}};
+        gate.database_unreachable = auth.status == AuthStatus::unavailable;
+        gate.refusal = Reply{auth_failure_response(auth, true), nullptr, {}};
         return gate;
     }
     gate.identity = auth.identity;
@@ -132,6 +133,26 @@ std::optional<Reply> session_refusal(SessionState state, const rapidjson::Value*
                        "Service unavailable: the metadata database is not reachable", id);
 }
 
+// Tool calls refused because the database could not be reached still get their query-log
+// rows, written once it answers again (UnreachedCalls). The caller is who the gate saw; the
+// session, when the database could not confirm it, is only a claim the SQL side checks.
+void keep_unreached_tool_calls(const McpHttpDeps& deps, const Request& request,
+                               const Identity& identity) {
+    const ParsedBody body = parse_body(request.body());
+    CallerContext caller;
+    caller.identity = identity;
+    caller.session_id = header_value(request, "Mcp-Session-Id").substr(0, 64);
+    caller.user_agent = header_value(request, "User-Agent").substr(0, max_user_agent);
+    for (const RpcMessage& message : body.messages) {
+        if (message.kind != MessageKind::request || message.method != "tools/call") continue;
+        const auto arguments = message.params.FindMember("arguments");
+        deps.backend.record_unreached_call(
+            caller, string_member(message.params, "name"),
+            arguments != message.params.MemberEnd() ? to_json(arguments->value) : "{}",
+            "the metadata database was not reachable");
+    }
+}
+
 Reply handle_post(const McpHttpDeps& deps, const Request& request) {
     if (!json_content_type(request)) {
         if (!deps.origins.allows(request)) {
@@ -143,6 +164,7 @@ Reply handle_post(const McpHttpDeps& deps, const Request& request) {
     }
     Gate gate = check_request(deps, request);
     if (gate.refusal) {
+        if (gate.database_unreachable) keep_unreached_tool_calls(deps, request, {});
         return std::move(*gate.refusal);
     }
     ParsedBody body = parse_body(request.body());
@@ -172,6 +194,9 @@ Reply handle_post(const McpHttpDeps& deps, const Request& request) {
         const SessionState state = load_session(deps, request, gate.identity, context);
         if (!(state == SessionState::missing && sessionless_ping)) {
             if (auto refusal = session_refusal(state, body.batch ? nullptr : &first.id)) {
+                if (state == SessionState::unavailable) {
+                    keep_unreached_tool_calls(deps, request, gate.identity);
+                }
                 return std::move(*refusal);
             }
         }

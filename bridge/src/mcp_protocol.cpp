@@ -99,7 +99,12 @@ RpcMessage classify_message(const rapidjson::Value& value) {
 
 ParsedBody parse_body(std::string_view text) {
     ParsedBody body;
-    auto document = parse_json(text);
+    bool too_many = false;
+    auto document = parse_json(text, max_batch_messages, &too_many);
+    if (too_many) {
+        body.batch = true;  // an oversized batch, refused as such without building it
+        return body;
+    }
     if (!document) {
         body.parse_error = true;
         return body;

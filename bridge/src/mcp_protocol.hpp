@@ -54,6 +54,9 @@ struct RpcMessage {
 
 RpcMessage classify_message(const rapidjson::Value& value);
 
+// A batch (protocol versions before 2025-06-18) holds at most this many messages.
+constexpr std::size_t max_batch_messages = 100;
+
 struct ParsedBody {
     bool parse_error = false;
     bool batch = false;

@@ -157,6 +157,16 @@ void apply_proxy_trust(Request& request, const ip::address& peer, const ProxyTru
         request.erase("X-Forwarded-For");
         request.erase("Forwarded");
     }
+    // The client's address, for rate limits: what a trusted proxy says it forwarded for (its
+    // last hop), else the peer itself. Set on every request, so a client cannot send its own.
+    std::string client = peer.to_string();
+    if (trust.trusts(peer)) {
+        const std::string forwarded_for = header_value(request, "X-Forwarded-For");
+        const std::string_view last =
+            trim_view(std::string_view(forwarded_for).substr(forwarded_for.rfind(',') + 1));
+        if (!last.empty()) client = std::string(last);
+    }
+    request.set(client_address_header, client);
     if (!trust.public_url.empty()) {
         const bool https = trust.public_url.rfind("https://", 0) == 0;
         request.set("X-Forwarded-Proto", https ? "https" : "http");

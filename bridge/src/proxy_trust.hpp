@@ -34,9 +34,13 @@ std::optional<std::string> parse_trusted_proxies(std::string_view text, ProxyTru
 // "https://analytics.example.com" (a path is not allowed); an error message on failure.
 std::optional<std::string> parse_public_url(std::string_view text, std::string& url);
 
+// The header apply_proxy_trust sets to the client's address (the peer, or what a trusted proxy
+// forwarded for); whatever a client sent under that name is replaced.
+inline constexpr const char* client_address_header = "X-MCP-Client-Address";
+
 // Applies the rules above to a request that came from `peer`: afterwards X-Forwarded-Proto and
-// X-Forwarded-Host say what the handlers may believe, and Forwarded/X-Forwarded-For are gone
-// unless the peer is trusted.
+// X-Forwarded-Host say what the handlers may believe, Forwarded/X-Forwarded-For are gone
+// unless the peer is trusted, and client_address_header names the client.
 void apply_proxy_trust(Request& request, const boost::asio::ip::address& peer, const ProxyTrust& trust);
 
 // The base URL clients reach the bridge at, for links: after apply_proxy_trust, the public URL

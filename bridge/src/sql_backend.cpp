@@ -4,6 +4,7 @@
 #include "logger.hpp"
 #include "metrics.hpp"
 #include "pg_pool.hpp"
+#include "unreached_calls.hpp"
 
 namespace mcp::bridge {
 
@@ -86,9 +87,11 @@ std::string bool_text(bool value) { return value ? "true" : "false"; }
 
 }  // namespace
 
-SqlBackend::SqlBackend(PgPool& pool, Logger& logger, std::chrono::seconds session_idle_timeout)
+SqlBackend::SqlBackend(PgPool& pool, Logger& logger, std::chrono::seconds session_idle_timeout,
+                       UnreachedCalls* unreached)
     : pool_(pool),
       logger_(logger),
+      unreached_(unreached),
       idle_timeout_(std::to_string(session_idle_timeout.count()) + " seconds"),
       session_cache_ttl_(std::min<std::chrono::milliseconds>(
           session_cache_ttl, std::chrono::duration_cast<std::chrono::milliseconds>(session_idle_timeout) / 2)) {}
@@ -251,6 +254,13 @@ BackendResult SqlBackend::call_tool(const CallerContext& caller, std::string_vie
         if (result.error.kind == BackendError::Kind::internal) {
             logger_.event("call_tool failed with SQLSTATE " + error.sqlstate);
         }
+        if (result.error.kind == BackendError::Kind::unavailable ||
+            result.error.kind == BackendError::Kind::busy) {
+            record_unreached_call(caller, name, arguments_json,
+                                  result.error.kind == BackendError::Kind::busy
+                                      ? "every connection to the metadata database stayed busy"
+                                      : "the metadata database was not reachable");
+        }
         return result;
     }
     if (rows.rows.empty() || !rows.rows[0][0]) {
@@ -274,6 +284,11 @@ BackendResult SqlBackend::get_prompt(const CallerContext& caller, std::string_vi
                                      std::string_view arguments_json) {
     return single_json("get_prompt", "SELECT mcp.get_prompt($1, $2::jsonb)::text",
                        {std::string(name), std::string(arguments_json)}, caller, true, nullptr);
+}
+
+void SqlBackend::record_unreached_call(const CallerContext& caller, std::string_view tool,
+                                      std::string_view arguments_json, std::string_view reason) {
+    if (unreached_ != nullptr) unreached_->record(tool, arguments_json, context_json(caller), reason);
 }
 
 std::optional<std::string> SqlBackend::open_session(const Identity& identity,

@@ -14,6 +14,7 @@ namespace mcp::bridge {
 class Logger;
 class Metrics;
 class PgPool;
+class UnreachedCalls;
 
 // McpBackend over the extension's SQL functions: mcp.mcp_tools, mcp.call_tool,
 // mcp.mcp_resources, mcp.read_resource, mcp.mcp_prompts, mcp.get_prompt and the session
@@ -21,7 +22,8 @@ class PgPool;
 // database announces a change (invalidate), or a minute passes.
 class SqlBackend final : public McpBackend {
 public:
-    SqlBackend(PgPool& pool, Logger& logger, std::chrono::seconds session_idle_timeout);
+    SqlBackend(PgPool& pool, Logger& logger, std::chrono::seconds session_idle_timeout,
+               UnreachedCalls* unreached = nullptr);
 
     void invalidate();
 
@@ -53,6 +55,8 @@ public:
                         std::optional<bool> initialized,
                         std::optional<std::string> log_level) override;
     SessionLookup close_session(std::string_view session_id, const Identity& identity) override;
+    void record_unreached_call(const CallerContext& caller, std::string_view tool,
+                               std::string_view arguments_json, std::string_view reason) override;
 
     // The caller as the query log wants it: {client_name, client_version, user_agent,
     // session_id, api_key_id}.
@@ -85,6 +89,7 @@ private:
     PgPool& pool_;
     Logger& logger_;
     Metrics* metrics_ = nullptr;
+    UnreachedCalls* unreached_;
     const std::string idle_timeout_;  // an interval literal for the SQL functions
     const std::chrono::milliseconds session_cache_ttl_;
     std::function<bool()> watching_;

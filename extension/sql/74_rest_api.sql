@@ -19,14 +19,16 @@ BEGIN
         RAISE EXCEPTION 'skip must be 0 or more and limit from 1 to 1000'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT coalesce(jsonb_agg(to_jsonb(d) ORDER BY d.id), '[]') INTO listed
+    SELECT coalesce(jsonb_agg(to_jsonb(d) || jsonb_build_object('health', coalesce(h.health, 'healthy'))
+                              ORDER BY d.id), '[]') INTO listed
       FROM (SELECT * FROM mcp.datasets(api_datasets.status) x ORDER BY x.id
-             OFFSET coalesce(skip, 0) LIMIT coalesce("limit", 100)) d;
+             OFFSET coalesce(skip, 0) LIMIT coalesce("limit", 100)) d
+      LEFT JOIN mcp.dataset_health() h ON h.dataset_id = d.id;
     RETURN listed;
 END
 $$;
 COMMENT ON FUNCTION mcp.api_datasets(text, integer, integer) IS
-'GET /api/datasets?status&skip&limit: a page of datasets as a JSON array, connections masked.';
+'GET /api/datasets?status&skip&limit: a page of datasets as a JSON array, connections masked, each with its health (healthy, degraded, unhealthy: mcp.dataset_health()).';
 
 CREATE FUNCTION mcp.api_dataset(dataset_id integer) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$

@@ -87,6 +87,18 @@ TEST(ProxyTrust, HeadersFromATrustedProxyCount) {
     EXPECT_EQ(request["X-Forwarded-Host"], "analytics.example.com");
 }
 
+TEST(ProxyTrust, TheClientAddressIsThePeerOrWhatATrustedProxyForwardedFor) {
+    Request direct = forwarded_request();
+    direct.set(client_address_header, "198.51.100.1");  // a client's own claim is replaced
+    apply_proxy_trust(direct, ip::make_address("203.0.113.50"), trust_of("10.0.0.0/8"));
+    EXPECT_EQ(direct[client_address_header], "203.0.113.50");
+
+    Request proxied = forwarded_request();
+    proxied.set("X-Forwarded-For", "198.51.100.1, 203.0.113.9");
+    apply_proxy_trust(proxied, ip::make_address("10.0.0.2"), trust_of("10.0.0.0/8"));
+    EXPECT_EQ(proxied[client_address_header], "203.0.113.9") << "the hop the proxy itself saw";
+}
+
 TEST(ProxyTrust, ForwardedHeaderFillsInFromATrustedProxy) {
     Request request{http::verb::post, "/ui/sign-in", 11};
     request.set(http::field::host, "bridge:8080");
