@@ -108,13 +108,15 @@ CREATE TABLE mcp.query_logs (
     response_format      text CHECK (response_format IN ('markdown', 'csv', 'json')),
     response_size_bytes  integer CHECK (response_size_bytes >= 0),
     was_cached           boolean NOT NULL DEFAULT false,
-    created_at           timestamptz NOT NULL DEFAULT now()
+    created_at           timestamptz NOT NULL DEFAULT now(),
+    traceparent          text CHECK (traceparent ~ '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$')
 );
 CREATE INDEX query_logs_created_at_idx ON mcp.query_logs (created_at DESC);
 CREATE INDEX query_logs_tool_used_idx ON mcp.query_logs (tool_used);
 CREATE INDEX query_logs_datasets_used_idx ON mcp.query_logs USING gin (datasets_used);
 COMMENT ON TABLE mcp.query_logs IS 'One row per query run for a client, successful or not';
 COMMENT ON COLUMN mcp.query_logs.tool_used IS 'The client family (claude, chatgpt, cursor, …, the client''s own name, api or sql), from mcp.client_tool()';
+COMMENT ON COLUMN mcp.query_logs.traceparent IS 'W3C trace context of the MCP request that ran the query (its _meta.traceparent), linking the client''s trace, the bridge and this row';
 COMMENT ON COLUMN mcp.query_logs.mcp_tool IS 'The MCP tool that ran the query (execute_query, weighted_query, …); NULL for a direct SQL call';
 
 CREATE UNLOGGED TABLE mcp.context_cache (
