@@ -49,6 +49,16 @@ public:
         }
         return {{}, {BackendError::Kind::invalid_params, "no"}};
     }
+    BackendResult complete(const CallerContext&, std::string_view, std::string_view,
+                           std::string_view) override {
+        return {R"({"completion":{"values":["1"],"total":1,"hasMore":false}})", {}};
+    }
+    BackendResult subscribe_resource(const CallerContext&, std::string_view uri, bool) override {
+        if (uri == "u") {
+            return {"true", {}};
+        }
+        return {{}, {BackendError::Kind::invalid_params, "no"}};
+    }
     std::optional<std::string> open_session(const Identity&, const NewSession&) override {
         return std::string(64, 'a');
     }

@@ -47,6 +47,8 @@ struct Config {
     std::chrono::seconds session_idle_timeout{24 * 3600};
     // Origins allowed besides loopback ones and the bridge's own; "*" allows any.
     std::vector<std::string> allowed_origins;
+    // Host names /mcp answers besides loopback ones (DNS rebinding); "*" allows any.
+    std::vector<std::string> allowed_hosts;
     // Serve one MCP session on stdin/stdout instead of HTTP.
     bool stdio = false;
     // The API key of the stdio session, from MCP_API_KEY only (flags show in `ps`).
