@@ -14,6 +14,7 @@
 #include "mcp_dispatch.hpp"
 #include "mcp_http.hpp"
 #include "mcp_listen.hpp"
+#include "mcp_tasks.hpp"
 #include "mcp_stdio.hpp"
 #include "metrics.hpp"
 #include "metrics_routes.hpp"
@@ -69,6 +70,7 @@ struct App::Parts {
           ui_deps{pool},
           server(config, build_router(), logger, announce,
                  [this](const RequestRecord& record) { observe(record); }) {
+        dispatcher.set_task_runner(&tasks);
         register_collectors();
     }
 
@@ -125,6 +127,7 @@ struct App::Parts {
     SqlBackend backend;
     InFlightRequests in_flight;
     McpDispatcher dispatcher;
+    TaskRunner tasks{backend};
     StreamHub streams;
     ListenHub listeners;
     OriginPolicy origins;
@@ -156,6 +159,7 @@ bool App::stop(std::chrono::milliseconds timeout) {
     // Event streams have no end of their own: end them, then let requests in flight finish.
     parts_->streams.close_all();
     parts_->listeners.close_all();
+    parts_->tasks.stop();
     const bool graceful = parts_->server.stop(timeout);
     parts_->hot_reload.stop();
     return graceful;

@@ -103,6 +103,16 @@ public:
     virtual BackendResult subscribe_resource(const CallerContext& caller, std::string_view uri,
                                              bool subscribed) = 0;
 
+    // Tasks (io.modelcontextprotocol/tasks). create_task stores a tool call and answers the
+    // Task object ({taskId, status, …}); run_task runs it to the end (json: the final
+    // status); get_task answers the Task (not_found when unknown to the caller's key);
+    // cancel_task answers "true", or "false" when unknown.
+    virtual BackendResult create_task(const CallerContext& caller, std::string_view tool,
+                                      std::string_view arguments_json) = 0;
+    virtual BackendResult run_task(const CallerContext& caller, std::string_view task_id) = 0;
+    virtual BackendResult get_task(const CallerContext& caller, std::string_view task_id) = 0;
+    virtual BackendResult cancel_task(const CallerContext& caller, std::string_view task_id) = 0;
+
     // The new session's id, or nullopt when the database is unavailable.
     virtual std::optional<std::string> open_session(const Identity& identity,
                                                     const NewSession& session) = 0;

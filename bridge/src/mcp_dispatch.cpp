@@ -4,9 +4,11 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <thread>
 
 #include "json.hpp"
 #include "mcp_modern.hpp"
+#include "mcp_tasks.hpp"
 #include "metrics.hpp"
 
 namespace mcp::bridge {
@@ -18,12 +20,19 @@ using Clock = std::chrono::steady_clock;
 constexpr std::array<std::string_view, 8> log_levels = {
     "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"};
 
-constexpr std::array<std::string_view, 17> known_methods = {
+constexpr std::array<std::string_view, 20> known_methods = {
     "initialize", "ping", "tools/list", "tools/call", "resources/list",
     "resources/templates/list", "resources/read", "prompts/list", "prompts/get",
     "logging/setLevel", "notifications/initialized", "notifications/cancelled",
     "completion/complete", "resources/subscribe", "resources/unsubscribe", "server/discover",
-    "subscriptions/listen"};
+    "subscriptions/listen", "tasks/get", "tasks/update", "tasks/cancel"};
+
+constexpr const char* tasks_extension = "io.modelcontextprotocol/tasks";
+
+// The tools that may run as tasks: they can take long.
+bool task_tool(std::string_view tool) {
+    return tool == "execute_multi_query" || tool == "weighted_query";
+}
 
 // Methods of the initialize-based revisions that 2026-07-28 removed.
 constexpr std::array<std::string_view, 6> session_only_methods = {
@@ -104,7 +113,7 @@ constexpr const char* json_schema_2020_12 = "https://json-schema.org/draft/2020-
 // Removes what an older client's schema does not know, and names the JSON Schema dialect
 // for 2026-07-28 clients (SEP-2106).
 void shape_for_version(rapidjson::Value& item, std::string_view version, bool is_tool,
-                       rapidjson::Document::AllocatorType& allocator) {
+                       rapidjson::Document::AllocatorType& allocator, bool with_tasks) {
     if (!item.IsObject()) {
         return;
     }
@@ -129,6 +138,12 @@ void shape_for_version(rapidjson::Value& item, std::string_view version, bool is
     }
     if (!supports_icons(version)) {
         item.RemoveMember("icons");
+    }
+    if (is_tool && with_tasks && supports_experimental_tasks(version) && item.HasMember("name") &&
+        item["name"].IsString() && task_tool(item["name"].GetString()) && !item.HasMember("execution")) {
+        rapidjson::Value execution(rapidjson::kObjectType);
+        execution.AddMember("taskSupport", "optional", allocator);
+        item.AddMember("execution", execution, allocator);
     }
 }
 
@@ -192,6 +207,10 @@ DispatchResult McpDispatcher::handle(const RpcMessage& message, DispatchContext&
     }
     if (method == "logging/setLevel") {
         return set_level(message, context);
+    }
+    if (tasks_ != nullptr && supports_experimental_tasks(context.protocol_version) &&
+        (method == "tasks/get" || method == "tasks/result" || method == "tasks/cancel")) {
+        return legacy_task_method(message, context);
     }
     if (method == "resources/subscribe" || method == "resources/unsubscribe") {
         return subscribe(message, context, method == "resources/subscribe");
@@ -285,8 +304,12 @@ DispatchResult McpDispatcher::initialize(const RpcMessage& message, DispatchCont
     // resources/updated to subscribers when a dataset changes; logging/setLevel and
     // completion/complete are answered. Prompts do not change with datasets.
     write_raw(writer,
-              R"({"tools":{"listChanged":true},"resources":{"subscribe":true,"listChanged":true},)"
-              R"("prompts":{"listChanged":false},"logging":{},"completions":{}})");
+              tasks_ != nullptr && supports_experimental_tasks(version)
+                  ? R"({"tools":{"listChanged":true},"resources":{"subscribe":true,"listChanged":true},)"
+                    R"("prompts":{"listChanged":false},"logging":{},"completions":{},)"
+                    R"("tasks":{"cancel":{},"requests":{"tools":{"call":{}}}}})"
+                  : R"({"tools":{"listChanged":true},"resources":{"subscribe":true,"listChanged":true},)"
+                    R"("prompts":{"listChanged":false},"logging":{},"completions":{}})");
     writer.Key("serverInfo");
     writer.StartObject();
     write_key_string(writer, "name", options_.server.name);
@@ -342,7 +365,8 @@ std::string McpDispatcher::list_page(const RpcMessage& message, const BackendRes
     const std::size_t end = std::min(total, offset + options_.page_size);
     for (std::size_t i = offset; i < end; ++i) {
         auto& item = (*items)[static_cast<rapidjson::SizeType>(i)];
-        shape_for_version(item, context.protocol_version, is_tool, items->GetAllocator());
+        shape_for_version(item, context.protocol_version, is_tool, items->GetAllocator(),
+                          tasks_ != nullptr);
         item.Accept(writer);
     }
     writer.EndArray();
@@ -365,6 +389,10 @@ DispatchResult McpDispatcher::call_tool(const RpcMessage& message, DispatchConte
     const std::string tool(name->GetString(), name->GetStringLength());
     const std::string args_json =
         arguments != nullptr && arguments->IsObject() ? to_json(*arguments) : "{}";
+    if (!context.stateless && param(message, "task") != nullptr &&
+        supports_experimental_tasks(context.protocol_version) && tasks_ != nullptr) {
+        return start_legacy_task(message, context, tool, args_json);
+    }
 
     const std::string key = in_flight_key(context.caller.session_id, message.id);
     const auto token = in_flight_.begin(key);
@@ -584,15 +612,30 @@ DispatchResult McpDispatcher::handle_stateless(const RpcMessage& message,
                         " (state travels in each request's _meta; use subscriptions/listen for "
                         "notifications)");
     }
+    DispatchResult result;
+    bool decided = false;
     if (method == "tools/call") {
         const rapidjson::Value* name = param(message, "name");
         if (name != nullptr && name->IsString()) {
+            // A confirmation round trip comes first, then (maybe) a task: the protocol wants
+            // multi round-trips settled before a task exists.
             if (auto asked = confirm_expensive(message, meta, name->GetString())) {
                 return std::move(*asked);
             }
+            if (auto task = start_task(message, context, meta, name->GetString())) {
+                return std::move(*task);
+            }
         }
+    } else if (method == "tasks/get" || method == "tasks/update" || method == "tasks/cancel") {
+        if (tasks_ == nullptr) {
+            return fail(message, rpc_error::method_not_found, "Method not found: " + method);
+        }
+        result = task_method(message, context);
+        decided = true;
     }
-    DispatchResult result = dispatch(message, context);
+    if (!decided) {
+        result = dispatch(message, context);
+    }
     if (!result.response || result.error_code != 0) {
         return result;
     }
@@ -640,8 +683,12 @@ DispatchResult McpDispatcher::discover(const RpcMessage& message) {
     write_raw(writer, supported_versions_json());
     writer.Key("capabilities");
     write_raw(writer,
-              R"({"tools":{"listChanged":true},"resources":{"subscribe":true,"listChanged":true},)"
-              R"("prompts":{"listChanged":false},"completions":{}})");
+              tasks_ != nullptr
+                  ? R"({"tools":{"listChanged":true},"resources":{"subscribe":true,"listChanged":true},)"
+                    R"("prompts":{"listChanged":false},"completions":{},)"
+                    R"("extensions":{"io.modelcontextprotocol/tasks":{}}})"
+                  : R"({"tools":{"listChanged":true},"resources":{"subscribe":true,"listChanged":true},)"
+                    R"("prompts":{"listChanged":false},"completions":{}})");
     writer.Key("_meta");
     writer.StartObject();
     writer.Key(meta_key::server_info);
@@ -734,6 +781,223 @@ std::optional<DispatchResult> McpDispatcher::confirm_expensive(const RpcMessage&
     DispatchResult asked = reply(message, std::string_view(buffer.GetString(), buffer.GetSize()));
     asked.tool = tool;
     return asked;
+}
+
+std::optional<DispatchResult> McpDispatcher::start_task(const RpcMessage& message,
+                                                        DispatchContext& context,
+                                                        const RequestMeta& meta,
+                                                        const std::string& tool) {
+    if (tasks_ == nullptr || !task_tool(tool) || !tasks_->has_room()) {
+        return std::nullopt;
+    }
+    // Only for a client that declared the extension in this request's capabilities.
+    const auto capabilities = parse_json(meta.client_capabilities_json);
+    if (!capabilities || !capabilities->IsObject() || !capabilities->HasMember("extensions") ||
+        !(*capabilities)["extensions"].IsObject() ||
+        !(*capabilities)["extensions"].HasMember(tasks_extension)) {
+        return std::nullopt;
+    }
+    const rapidjson::Value* arguments = param(message, "arguments");
+    if (arguments != nullptr && !arguments->IsNull() && !arguments->IsObject()) {
+        return fail(message, rpc_error::invalid_params, "Invalid params: arguments must be an object");
+    }
+    const std::string args_json =
+        arguments != nullptr && arguments->IsObject() ? to_json(*arguments) : "{}";
+    BackendResult created = backend_.create_task(context.caller, tool, args_json);
+    if (created.error.kind == BackendError::Kind::unknown_name) {
+        return fail(message, rpc_error::invalid_params, "Unknown tool: " + tool.substr(0, 128));
+    }
+    if (!created.ok()) {
+        return backend_failure(message, created.error);
+    }
+    const auto task = parse_json(created.json);
+    const std::string id = task && task->IsObject() ? string_member(*task, "taskId") : "";
+    if (id.empty() || !tasks_->start(context.caller, id)) {
+        // Stored but not started (the runner filled up meanwhile): it stays queued and
+        // expires; the client is told the truth by tasks/get.
+        if (id.empty()) {
+            return fail(message, rpc_error::internal_error, "Internal error");
+        }
+    }
+    DispatchResult result = reply(message, add_result_members(created.json, R"("resultType":"task")"));
+    result.tool = tool;
+    if (metrics_ != nullptr) {
+        metrics_->tool_call(tool, "task", 0.0);
+    }
+    return result;
+}
+
+DispatchResult McpDispatcher::task_method(const RpcMessage& message, DispatchContext& context) {
+    const rapidjson::Value* id = param(message, "taskId");
+    if (id == nullptr || !id->IsString() || id->GetStringLength() != 32) {
+        return fail(message, rpc_error::invalid_params,
+                    "Invalid params: taskId (the handle a task result gave) is required");
+    }
+    const std::string task_id(id->GetString(), id->GetStringLength());
+    if (task_id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+        return fail(message, rpc_error::invalid_params, "Invalid params: unknown task");
+    }
+    if (message.method == "tasks/get" || message.method == "tasks/update") {
+        BackendResult found = backend_.get_task(context.caller, task_id);
+        if (found.error.kind == BackendError::Kind::not_found) {
+            return fail(message, rpc_error::invalid_params, "Invalid params: unknown task");
+        }
+        if (!found.ok()) {
+            return backend_failure(message, found.error);
+        }
+        // Our tasks never ask for input, so an update has nothing to apply: acknowledged.
+        return reply(message, message.method == "tasks/get" ? found.json : std::string("{}"));
+    }
+    BackendResult cancelled = backend_.cancel_task(context.caller, task_id);
+    if (!cancelled.ok()) {
+        return backend_failure(message, cancelled.error);
+    }
+    if (cancelled.json != "true") {
+        return fail(message, rpc_error::invalid_params, "Invalid params: unknown task");
+    }
+    return reply(message, "{}");
+}
+
+namespace {
+
+// A stored task as 2025-11-25 shows it: ttl and pollInterval instead of ttlMs and
+// pollIntervalMs, and never the result or error inline (tasks/result gives those).
+std::string legacy_task_json(const rapidjson::Value& task) {
+    rapidjson::StringBuffer buffer;
+    JsonWriter writer(buffer);
+    writer.StartObject();
+    for (const auto& member : task.GetObject()) {
+        const std::string_view key(member.name.GetString(), member.name.GetStringLength());
+        if (key == "result" || key == "error" || key == "resultType") {
+            continue;
+        }
+        writer.Key(key == "ttlMs" ? "ttl" : key == "pollIntervalMs" ? "pollInterval" : member.name.GetString());
+        member.value.Accept(writer);
+    }
+    writer.EndObject();
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace
+
+DispatchResult McpDispatcher::start_legacy_task(const RpcMessage& message, DispatchContext& context,
+                                                const std::string& tool,
+                                                const std::string& args_json) {
+    const rapidjson::Value* task = param(message, "task");
+    if (!task->IsObject()) {
+        return fail(message, rpc_error::invalid_params, "Invalid params: task must be an object {ttl?}");
+    }
+    if (!task_tool(tool)) {
+        // The protocol's answer for a tool whose execution.taskSupport is not declared.
+        return fail(message, rpc_error::method_not_found,
+                    "Method not found: " + tool.substr(0, 128) + " does not run as a task");
+    }
+    if (!tasks_->has_room()) {
+        return fail(message, rpc_error::internal_error,
+                    "The server is running as many tasks as it allows; try again shortly.");
+    }
+    BackendResult created = backend_.create_task(context.caller, tool, args_json);
+    if (!created.ok()) {
+        return backend_failure(message, created.error);
+    }
+    const auto parsed = parse_json(created.json);
+    const std::string id = parsed && parsed->IsObject() ? string_member(*parsed, "taskId") : "";
+    if (id.empty()) {
+        return fail(message, rpc_error::internal_error, "Internal error");
+    }
+    tasks_->start(context.caller, id);
+    DispatchResult result = reply(message, "{\"task\":" + legacy_task_json(*parsed) + "}");
+    result.tool = tool;
+    if (metrics_ != nullptr) {
+        metrics_->tool_call(tool, "task", 0.0);
+    }
+    return result;
+}
+
+DispatchResult McpDispatcher::legacy_task_method(const RpcMessage& message, DispatchContext& context) {
+    const rapidjson::Value* id = param(message, "taskId");
+    const bool well_formed = id != nullptr && id->IsString() && id->GetStringLength() == 32 &&
+                             std::string_view(id->GetString()).find_first_not_of("0123456789abcdef") ==
+                                 std::string_view::npos;
+    if (!well_formed) {
+        return fail(message, rpc_error::invalid_params, "Invalid params: unknown taskId");
+    }
+    const std::string task_id(id->GetString(), id->GetStringLength());
+    auto load = [&](BackendResult& found) -> std::optional<rapidjson::Document> {
+        found = backend_.get_task(context.caller, task_id);
+        if (!found.ok()) {
+            return std::nullopt;
+        }
+        auto parsed = parse_json(found.json);
+        if (!parsed || !parsed->IsObject()) {
+            found.error.kind = BackendError::Kind::internal;
+            return std::nullopt;
+        }
+        return parsed;
+    };
+    auto failed = [&](const BackendResult& found) {
+        return found.error.kind == BackendError::Kind::not_found
+                   ? fail(message, rpc_error::invalid_params, "Invalid params: unknown taskId")
+                   : backend_failure(message, found.error);
+    };
+    BackendResult found;
+    auto task = load(found);
+    if (!task) {
+        return failed(found);
+    }
+    const auto terminal = [](const rapidjson::Document& t) {
+        const std::string status = string_member(t, "status");
+        return status == "completed" || status == "failed" || status == "cancelled";
+    };
+    if (message.method == "tasks/get") {
+        return reply(message, legacy_task_json(*task));
+    }
+    if (message.method == "tasks/cancel") {
+        if (terminal(*task)) {
+            return fail(message, rpc_error::invalid_params,
+                        "Invalid params: the task has already ended (" + string_member(*task, "status") + ")");
+        }
+        BackendResult cancelled = backend_.cancel_task(context.caller, task_id);
+        if (!cancelled.ok()) {
+            return backend_failure(message, cancelled.error);
+        }
+        // The cancel is recorded at once; the SQL stops and run_task writes the status.
+        rapidjson::Document shown;
+        shown.CopyFrom(*task, shown.GetAllocator());
+        shown["status"].SetString("cancelled", shown.GetAllocator());
+        if (shown.HasMember("statusMessage")) {
+            shown["statusMessage"].SetString("The task was cancelled by request.", shown.GetAllocator());
+        }
+        return reply(message, legacy_task_json(shown));
+    }
+    // tasks/result waits for the end (polling the stored task: any bridge may be running it).
+    const auto deadline = Clock::now() + options_.task_result_wait;
+    while (!terminal(*task) && Clock::now() < deadline) {
+        std::this_thread::sleep_for(options_.task_result_poll);
+        task = load(found);
+        if (!task) {
+            return failed(found);
+        }
+    }
+    const std::string status = string_member(*task, "status");
+    const std::string related = std::string(R"("_meta":{"io.modelcontextprotocol/related-task":{"taskId":")") +
+                                task_id + "\"}}";
+    if (status == "completed" && task->HasMember("result") && (*task)["result"].IsObject()) {
+        return reply(message, add_result_members(to_json((*task)["result"]), related));
+    }
+    if (status == "failed") {
+        return fail(message, rpc_error::internal_error, "The task failed: " +
+                    (task->HasMember("error") && (*task)["error"].IsObject()
+                         ? string_member((*task)["error"], "message") : std::string("unknown error")));
+    }
+    if (status == "cancelled") {
+        return fail(message, rpc_error::internal_error, "The task was cancelled.");
+    }
+    if (status == "completed") {
+        return fail(message, rpc_error::internal_error, "Internal error: the task kept no result");
+    }
+    return fail(message, rpc_error::internal_error,
+                "The task is still running; ask tasks/result again, or poll tasks/get.");
 }
 
 }  // namespace mcp::bridge

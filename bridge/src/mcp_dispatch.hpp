@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 namespace mcp::bridge {
 
 class Metrics;
+class TaskRunner;
 
 struct ServerInfo {
     std::string name = "mcp-analytics";
@@ -59,6 +61,9 @@ public:
         // Freshness hints of list and read results (ttlMs) for 2026-07-28 clients.
         unsigned list_ttl_ms = 60'000;
         unsigned read_ttl_ms = 30'000;
+        // How long tasks/result (2025-11-25) waits for a task to end, and how often it looks.
+        std::chrono::milliseconds task_result_wait{55'000};
+        std::chrono::milliseconds task_result_poll{200};
     };
 
     McpDispatcher(McpBackend& backend, InFlightRequests& in_flight, Options options,
@@ -66,10 +71,21 @@ public:
 
     DispatchResult handle(const RpcMessage& message, DispatchContext& context);
 
+    // Enables tasks (io.modelcontextprotocol/tasks) for 2026-07-28 clients that declare them.
+    void set_task_runner(TaskRunner* runner) { tasks_ = runner; }
+
 private:
     DispatchResult dispatch(const RpcMessage& message, DispatchContext& context);
     DispatchResult handle_stateless(const RpcMessage& message, DispatchContext& context);
     DispatchResult discover(const RpcMessage& message);
+    std::optional<DispatchResult> start_task(const RpcMessage& message, DispatchContext& context,
+                                             const RequestMeta& meta, const std::string& tool);
+    DispatchResult task_method(const RpcMessage& message, DispatchContext& context);
+    // The experimental tasks of 2025-11-25 (params.task on tools/call; tasks/get, tasks/result,
+    // tasks/cancel), over the same stored tasks.
+    DispatchResult start_legacy_task(const RpcMessage& message, DispatchContext& context,
+                                     const std::string& tool, const std::string& args_json);
+    DispatchResult legacy_task_method(const RpcMessage& message, DispatchContext& context);
     std::optional<DispatchResult> confirm_expensive(const RpcMessage& message,
                                                     const RequestMeta& meta,
                                                     const std::string& tool);
@@ -89,6 +105,7 @@ private:
     InFlightRequests& in_flight_;
     Options options_;
     Metrics* metrics_;
+    TaskRunner* tasks_ = nullptr;
 };
 
 // The key under which a request is known to notifications/cancelled.

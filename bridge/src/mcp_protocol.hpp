@@ -44,6 +44,8 @@ bool supports_tool_annotations(std::string_view version);
 bool supports_batches(std::string_view version);
 // Icons on tools, resources and prompts came with 2025-11-25.
 bool supports_icons(std::string_view version);
+// Experimental tasks (params.task on tools/call) came with 2025-11-25.
+bool supports_experimental_tasks(std::string_view version);
 
 enum class MessageKind { request, notification, response, invalid };
 

@@ -38,6 +38,11 @@ public:
                            std::string_view argument_json, std::string_view context_json) override;
     BackendResult subscribe_resource(const CallerContext& caller, std::string_view uri,
                                      bool subscribed) override;
+    BackendResult create_task(const CallerContext& caller, std::string_view tool,
+                              std::string_view arguments_json) override;
+    BackendResult run_task(const CallerContext& caller, std::string_view task_id) override;
+    BackendResult get_task(const CallerContext& caller, std::string_view task_id) override;
+    BackendResult cancel_task(const CallerContext& caller, std::string_view task_id) override;
     // Which of `session_ids` subscribed to a resource of one of `dataset_ids`: (session, uri)
     // pairs, for notifications/resources/updated. Empty when the database is unreachable.
     std::vector<std::pair<std::string, std::string>> resource_subscribers(

@@ -1,5 +1,5 @@
-// The SQL behind completion/complete and resource subscriptions (the SqlBackend's share of
-// the MCP protocol utilities; the catalogs and tools are in sql_backend.cpp).
+// The SQL behind completion/complete, resource subscriptions and tasks (the SqlBackend's
+// share of the MCP protocol utilities; the catalogs and tools are in sql_backend.cpp).
 #include "logger.hpp"
 #include "pg_pool.hpp"
 #include "sql_backend.hpp"
@@ -23,6 +23,39 @@ BackendResult SqlBackend::subscribe_resource(const CallerContext& caller, std::s
         {caller.session_id, std::to_string(caller.identity.api_key_id), std::string(uri),
          std::string(subscribed ? "true" : "false")},
         caller, true, nullptr);
+}
+
+BackendResult SqlBackend::create_task(const CallerContext& caller, std::string_view tool,
+                                      std::string_view arguments_json) {
+    return single_json("create_task",
+                       "SELECT mcp.create_task($1::integer, $2, $3::jsonb, $4::jsonb)::text",
+                       {std::to_string(caller.identity.api_key_id), std::string(tool),
+                        std::string(arguments_json), context_json(caller)},
+                       caller, false, nullptr);
+}
+
+BackendResult SqlBackend::run_task(const CallerContext& caller, std::string_view task_id) {
+    // Not retried: the tool call may have run before a connection broke.
+    return single_json("run_task", "SELECT coalesce(mcp.run_task($1, $2::integer), 'unknown')",
+                       {std::string(task_id), std::to_string(caller.identity.api_key_id)}, caller,
+                       false, nullptr);
+}
+
+BackendResult SqlBackend::get_task(const CallerContext& caller, std::string_view task_id) {
+    BackendResult found = single_json(
+        "get_task", "SELECT coalesce(mcp.get_task($1, $2::integer)::text, 'null')",
+        {std::string(task_id), std::to_string(caller.identity.api_key_id)}, caller, true, nullptr);
+    if (found.ok() && found.json == "null") {
+        found.json.clear();
+        found.error.kind = BackendError::Kind::not_found;
+    }
+    return found;
+}
+
+BackendResult SqlBackend::cancel_task(const CallerContext& caller, std::string_view task_id) {
+    return single_json("cancel_task", "SELECT mcp.cancel_task($1, $2::integer)::text",
+                       {std::string(task_id), std::to_string(caller.identity.api_key_id)}, caller,
+                       true, nullptr);
 }
 
 namespace {

@@ -125,6 +125,45 @@ public:
         return {"true", {}};
     }
 
+    // Tasks in a map; run_task "runs" the tool through call_tool.
+    std::map<std::string, std::string> task_status;
+    std::atomic<int> tasks_run{0};
+    BackendResult create_task(const CallerContext&, std::string_view tool,
+                              std::string_view) override {
+        if (tool != "execute_multi_query" && tool != "weighted_query") {
+            return {{}, {BackendError::Kind::unknown_name, "Unknown tool"}};
+        }
+        std::lock_guard<std::mutex> lock(mutex_);
+        const std::string id = std::string(31, 'a') + std::to_string(task_status.size() % 10);
+        task_status[id] = "working";
+        return {R"({"taskId":")" + id + R"(","status":"working","ttlMs":60000,"pollIntervalMs":500})", {}};
+    }
+    BackendResult run_task(const CallerContext&, std::string_view task_id) override {
+        ++tasks_run;
+        std::lock_guard<std::mutex> lock(mutex_);
+        task_status[std::string(task_id)] = "completed";
+        return {"completed", {}};
+    }
+    BackendResult get_task(const CallerContext&, std::string_view task_id) override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto found = task_status.find(std::string(task_id));
+        if (found == task_status.end()) {
+            return {{}, {BackendError::Kind::not_found, {}}};
+        }
+        return {R"({"taskId":")" + found->first + R"(","status":")" + found->second + R"("})", {}};
+    }
+    BackendResult cancel_task(const CallerContext&, std::string_view task_id) override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto found = task_status.find(std::string(task_id));
+        if (found == task_status.end()) {
+            return {"false", {}};
+        }
+        if (found->second == "working") {
+            found->second = "cancelled";
+        }
+        return {"true", {}};
+    }
+
     std::optional<std::string> open_session(const Identity&, const NewSession& session) override {
         if (!database_up) {
             return std::nullopt;

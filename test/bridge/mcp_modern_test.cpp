@@ -2,7 +2,9 @@
 // stateless dispatch, and subscriptions/listen streams.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "event_streams.hpp"
 #include "fake_backend.hpp"
@@ -10,6 +12,7 @@
 #include "mcp_dispatch.hpp"
 #include "mcp_listen.hpp"
 #include "mcp_modern.hpp"
+#include "mcp_tasks.hpp"
 #include "metrics.hpp"
 
 namespace mcp::bridge {
@@ -262,6 +265,144 @@ TEST(ListenHub, UrisConcernTheirDatasetAndTheCatalogOnly) {
     EXPECT_FALSE(ListenHub::uri_concerns("mcp-analytics://datasets/x/overview", {9}));
     EXPECT_FALSE(ListenHub::uri_concerns("mcp-analytics://context/global", {9}));
     EXPECT_FALSE(ListenHub::uri_concerns("mcp-analytics://datasets/99999999999/overview", {9}));
+}
+
+}  // namespace
+}  // namespace mcp::bridge
+
+namespace mcp::bridge {
+namespace {
+
+class TaskDispatchTest : public ::testing::Test {
+protected:
+    rapidjson::Document answer(const std::string& method, const std::string& params,
+                               const std::string& capabilities) {
+        DispatchContext context;
+        context.stateless = true;
+        context.protocol_version = "2026-07-28";
+        const std::string text =
+            R"({"jsonrpc":"2.0","id":1,"method":")" + method + R"(","params":{)" + params +
+            (params.empty() ? "" : ",") +
+            R"("_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":)" +
+            capabilities + "}}}";
+        DispatchResult result = dispatcher_.handle(message_of(text), context);
+        EXPECT_TRUE(result.response) << text;
+        return std::move(*parse_json(result.response.value_or("{}")));
+    }
+    static constexpr const char* with_tasks = R"({"extensions":{"io.modelcontextprotocol/tasks":{}}})";
+
+    FakeBackend backend_;
+    InFlightRequests in_flight_;
+    McpDispatcher dispatcher_{backend_, in_flight_, McpDispatcher::Options{}};
+    TaskRunner runner_{backend_, 2};
+    void SetUp() override { dispatcher_.set_task_runner(&runner_); }
+    void TearDown() override { runner_.stop(); }
+};
+
+TEST_F(TaskDispatchTest, DiscoverAdvertisesTheExtension) {
+    const auto document = answer("server/discover", "", "{}");
+    EXPECT_TRUE(document["result"]["capabilities"]["extensions"].HasMember("io.modelcontextprotocol/tasks"));
+}
+
+TEST_F(TaskDispatchTest, ALongToolBecomesATaskForClientsThatDeclareTasks) {
+    auto document = answer("tools/call", R"("name":"weighted_query","arguments":{})", with_tasks);
+    const auto& created = document["result"];
+    ASSERT_STREQ(created["resultType"].GetString(), "task") << to_json(document);
+    const std::string id = created["taskId"].GetString();
+    EXPECT_STREQ(created["status"].GetString(), "working");
+    for (int i = 0; i < 200 && backend_.tasks_run == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_EQ(backend_.tasks_run, 1) << "the runner ran it";
+    document = answer("tasks/get", R"("taskId":")" + id + R"(")", with_tasks);
+    EXPECT_STREQ(document["result"]["resultType"].GetString(), "complete");
+    EXPECT_STREQ(document["result"]["status"].GetString(), "completed");
+    document = answer("tasks/cancel", R"("taskId":")" + id + R"(")", with_tasks);
+    EXPECT_TRUE(document.HasMember("result")) << "a finished task's cancel is acknowledged";
+    document = answer("tasks/update", R"("taskId":")" + id + R"(","inputResponses":{})", with_tasks);
+    EXPECT_TRUE(document.HasMember("result"));
+}
+
+TEST_F(TaskDispatchTest, OtherClientsAndOtherToolsGetTheResultDirectly) {
+    const int before = backend_.tool_calls;
+    auto document = answer("tools/call", R"("name":"weighted_query","arguments":{})", "{}");
+    EXPECT_EQ(backend_.tool_calls, before + 1);
+    document = answer("tools/call", R"("name":"echo","arguments":{})", with_tasks);
+    EXPECT_STREQ(document["result"]["resultType"].GetString(), "complete");
+    EXPECT_EQ(backend_.tasks_run, 0);
+}
+
+TEST_F(TaskDispatchTest, UnknownAndMalformedTaskIdsAreInvalidParams) {
+    for (const char* params : {R"("taskId":"ffffffffffffffffffffffffffffffff")", R"("taskId":7)", "",
+                               R"("taskId":"../../etc/passwd")"}) {
+        for (const char* method : {"tasks/get", "tasks/cancel", "tasks/update"}) {
+            const auto document = answer(method, params, with_tasks);
+            ASSERT_TRUE(document.HasMember("error")) << method << params;
+            EXPECT_EQ(document["error"]["code"].GetInt(), rpc_error::invalid_params);
+        }
+    }
+}
+
+}  // namespace
+}  // namespace mcp::bridge
+
+namespace mcp::bridge {
+namespace {
+
+class LegacyTaskTest : public ::testing::Test {
+protected:
+    rapidjson::Document answer(const std::string& text) {
+        DispatchResult result = dispatcher_.handle(message_of(text), context_);
+        EXPECT_TRUE(result.response) << text;
+        return std::move(*parse_json(result.response.value_or("{}")));
+    }
+    rapidjson::Document initialize(const std::string& version) {
+        context_ = DispatchContext{};
+        return answer(R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":")" +
+                      version + R"(","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})");
+    }
+
+    FakeBackend backend_;
+    InFlightRequests in_flight_;
+    McpDispatcher dispatcher_{backend_, in_flight_, [] {
+                                  McpDispatcher::Options o;
+                                  o.task_result_poll = std::chrono::milliseconds(5);
+                                  return o;
+                              }()};
+    TaskRunner runner_{backend_, 2};
+    DispatchContext context_;
+    void SetUp() override { dispatcher_.set_task_runner(&runner_); }
+    void TearDown() override { runner_.stop(); }
+};
+
+TEST_F(LegacyTaskTest, A20251125SessionRunsLongToolsAsTasks) {
+    backend_.tools_json = R"([{"name":"weighted_query","inputSchema":{"type":"object"}},{"name":"echo","inputSchema":{"type":"object"}}])";
+    auto document = initialize("2025-11-25");
+    EXPECT_TRUE(document["result"]["capabilities"]["tasks"]["requests"]["tools"].HasMember("call"));
+    document = answer(R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
+    EXPECT_STREQ(document["result"]["tools"][0]["execution"]["taskSupport"].GetString(), "optional");
+    EXPECT_FALSE(document["result"]["tools"][1].HasMember("execution"));
+
+    document = answer(R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"weighted_query","arguments":{},"task":{"ttl":1000}}})");
+    ASSERT_TRUE(document["result"].HasMember("task")) << to_json(document);
+    const std::string id = document["result"]["task"]["taskId"].GetString();
+    EXPECT_FALSE(document["result"]["task"].HasMember("resultType"));
+    document = answer(R"({"jsonrpc":"2.0","id":3,"method":"tasks/get","params":{"taskId":")" + id + R"("}})");
+    EXPECT_TRUE(document["result"].HasMember("status"));
+    // The fake's run_task completes without a stored result: tasks/result says so.
+    document = answer(R"({"jsonrpc":"2.0","id":4,"method":"tasks/result","params":{"taskId":")" + id + R"("}})");
+    EXPECT_TRUE(document.HasMember("error") || document.HasMember("result"));
+    document = answer(R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{},"task":{}}})");
+    EXPECT_EQ(document["error"]["code"].GetInt(), rpc_error::method_not_found);
+    document = answer(R"({"jsonrpc":"2.0","id":6,"method":"tasks/get","params":{"taskId":"zz"}})");
+    EXPECT_EQ(document["error"]["code"].GetInt(), rpc_error::invalid_params);
+}
+
+TEST_F(LegacyTaskTest, OlderSessionsAreNotOfferedTasks) {
+    auto document = initialize("2025-06-18");
+    EXPECT_FALSE(document["result"]["capabilities"].HasMember("tasks"));
+    document = answer(R"({"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{"taskId":"0123456789abcdef0123456789abcdef"}})");
+    EXPECT_EQ(document["error"]["code"].GetInt(), rpc_error::method_not_found);
 }
 
 }  // namespace

@@ -5,41 +5,9 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { env, sdkClient, startBridge, api, psql, waitFor, waitForStatus } = require('./harness.js');
+const { env, sdkClient, startBridge, api, psql, waitFor, waitForStatus, call2026: call } = require('./harness.js');
 
 const VERSION = '2026-07-28';
-let nextId = 1;
-
-// One 2026-07-28 request, with the headers the transport requires unless a test overrides them.
-async function call(url, method, params = {}, { headers = {}, meta = {}, key = env.adminKey, id } = {}) {
-  const body = {
-    jsonrpc: '2.0', id: id ?? `req-${nextId++}`, method,
-    params: {
-      ...params,
-      _meta: {
-        'io.modelcontextprotocol/protocolVersion': VERSION,
-        'io.modelcontextprotocol/clientInfo': { name: 'raw-2026', version: '1.0.0' },
-        'io.modelcontextprotocol/clientCapabilities': {},
-        ...meta,
-      },
-    },
-  };
-  const name = params.name ?? params.uri;
-  const response = await fetch(url + '/mcp', {
-    method: 'POST',
-    headers: {
-      'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
-      Authorization: `Bearer ${key}`, 'MCP-Protocol-Version': VERSION, 'Mcp-Method': method,
-      ...(typeof name === 'string' && ['tools/call', 'resources/read', 'prompts/get'].includes(method) ? { 'Mcp-Name': name } : {}),
-      ...headers,
-    },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  let json;
-  try { json = JSON.parse(text); } catch { json = undefined; }
-  return { status: response.status, headers: response.headers, json, text };
-}
 
 test('server/discover names 2026-07-28 and the initialize-based versions', async () => {
   const reply = await call(env.url, 'server/discover');
