@@ -31,7 +31,8 @@ constexpr const char* tasks_extension = "io.modelcontextprotocol/tasks";
 
 // The tools that may run as tasks: they can take long.
 bool task_tool(std::string_view tool) {
-    return tool == "execute_multi_query" || tool == "weighted_query";
+    return tool == "execute_multi_query" || tool == "weighted_query" ||
+           tool == "reprofile_dataset";
 }
 
 // Methods of the initialize-based revisions that 2026-07-28 removed.

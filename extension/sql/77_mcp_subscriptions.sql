@@ -75,6 +75,7 @@ $$;
 COMMENT ON FUNCTION mcp.resource_subscribers(integer[], text[]) IS
 'Which of the given sessions subscribed to a resource of the given datasets (their overview, schema, tables, or the dataset catalog): the notifications/resources/updated a bridge must send.';
 
+REVOKE ALL ON TABLE mcp.mcp_resource_subscriptions FROM PUBLIC;
 REVOKE ALL ON FUNCTION mcp.subscribe_resource(text, integer, text, boolean),
     mcp.resource_subscribers(integer[], text[]), mcp._notify_metadata_change() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mcp.subscribe_resource(text, integer, text, boolean),

@@ -1,10 +1,11 @@
 ------------------------------------------------------------------------------------------
 -- MCP tasks (the io.modelcontextprotocol/tasks extension of 2026-07-28): a long tool call
--- (execute_multi_query, weighted_query) answered at once with a handle, run in the
--- background by the bridge that took it, polled with tasks/get and cancelled with
+-- (execute_multi_query, weighted_query, reprofile_dataset) answered at once with a handle,
+-- run in the background by the bridge that took it, polled with tasks/get and cancelled with
 -- tasks/cancel from any bridge. The handle is the row's id; the row belongs to the API key
 -- that started it. While it runs, the backend running it is named mcp_task:<id> in
--- pg_stat_activity, which is how a cancel from anywhere finds and stops the SQL.
+-- pg_stat_activity, which is how a cancel from anywhere finds and stops the SQL. A
+-- re-profiling task follows the profile job it queued (mcp.jobs) until that job ends.
 ------------------------------------------------------------------------------------------
 CREATE TABLE mcp.mcp_tasks (
     id                text PRIMARY KEY CHECK (id ~ '^[0-9a-f]{32}$'),
@@ -18,6 +19,7 @@ CREATE TABLE mcp.mcp_tasks (
     result            jsonb,
     error             jsonb,
     cancel_requested  boolean NOT NULL DEFAULT false,
+    job_id            bigint,  -- the background job a reprofile_dataset task waits for
     ttl_ms            integer NOT NULL DEFAULT 3600000 CHECK (ttl_ms > 0),
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now()
@@ -85,6 +87,15 @@ BEGIN
     PERFORM set_config('application_name', 'mcp_task:' || t.id, true);
     BEGIN
         answer := mcp.call_tool(t.tool, t.arguments, t.context);
+        IF (answer -> 'structuredContent' ->> 'job_id') ~ '^[0-9]{1,18}$'
+           AND NOT coalesce((answer ->> 'isError')::boolean, false) THEN
+            -- Work handed to a background job: the task lasts as long as the job does.
+            UPDATE mcp.mcp_tasks x
+               SET job_id = (answer -> 'structuredContent' ->> 'job_id')::bigint, result = answer,
+                   status_message = 'job queued', updated_at = now()
+             WHERE x.id = t.id;
+            RETURN 'working';
+        END IF;
         UPDATE mcp.mcp_tasks x
            SET status = 'completed', result = answer, updated_at = now(),
                status_message = CASE WHEN coalesce((answer ->> 'isError')::boolean, false)
@@ -107,18 +118,39 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mcp.run_task(text, integer) IS
-'Runs a created task''s tool call (the bridge does, in the background) and stores its result; returns the final status. While it runs its backend''s application_name is mcp_task:<id>, so that mcp.cancel_task can stop it from any connection.';
+'Runs a created task''s tool call (the bridge does, in the background) and stores its result; returns the final status (working when the tool handed its work to a background job, whose end then ends the task). While it runs its backend''s application_name is mcp_task:<id>, so that mcp.cancel_task can stop it from any connection.';
 
 CREATE FUNCTION mcp.get_task(task_id text, api_key_id integer) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t        mcp.mcp_tasks;
+    j        mcp.jobs;
     running  boolean;
     seconds  numeric;
 BEGIN
     SELECT * INTO t FROM mcp.mcp_tasks x WHERE x.id = get_task.task_id AND x.api_key_id = get_task.api_key_id;
     IF NOT FOUND THEN
         RETURN NULL;
+    END IF;
+    IF t.status = 'working' AND t.job_id IS NOT NULL THEN
+        -- The job's state is the task's: progress while it runs, its outcome when it ends.
+        SELECT * INTO j FROM mcp.jobs x WHERE x.id = t.job_id;
+        t.status := CASE WHEN j.id IS NULL THEN 'failed'
+                         WHEN j.status = 'done' THEN 'completed'
+                         WHEN j.status IN ('failed', 'cancelled') THEN j.status
+                         ELSE 'working' END;
+        t.updated_at := greatest(t.updated_at, coalesce(j.finished_at, j.started_at, j.created_at));
+        t.status_message := CASE
+            WHEN j.id IS NULL THEN 'its job is gone'
+            WHEN j.status = 'queued' THEN format('%s job %s queued', j.kind, j.id)
+            WHEN j.status = 'running' THEN format('%s job %s running (attempt %s)%s', j.kind, j.id, j.attempts,
+                                                  coalesce(': ' || nullif(j.progress::text, '{}'), ''))
+            ELSE format('%s job %s %s', j.kind, j.id, j.status) END;
+        IF t.status = 'failed' THEN
+            t.error := jsonb_build_object('code', -32603, 'message',
+                                          'The job failed: ' || coalesce(j.last_error, 'it is gone'));
+        END IF;
+        RETURN mcp._task_json(t);
     END IF;
     IF t.status = 'working' THEN
         running := EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'mcp_task:' || t.id);
@@ -150,13 +182,52 @@ BEGIN
     -- Stops the running statement wherever it runs; its run_task records the outcome.
     PERFORM pg_cancel_backend(a.pid) FROM pg_stat_activity a
       WHERE a.application_name = 'mcp_task:' || cancel_task.task_id;
+    -- A job the task waits for is cancelled as mcp.cancel_jobs does it: a running worker
+    -- stops storing results when it finds the job no longer its own.
+    UPDATE mcp.jobs j SET status = 'cancelled', finished_at = now(), worker_pid = NULL
+      FROM mcp.mcp_tasks x
+     WHERE x.id = cancel_task.task_id AND j.id = x.job_id AND j.status IN ('queued', 'running');
     RETURN true;
 END
 $$;
 COMMENT ON FUNCTION mcp.cancel_task(text, integer) IS
 'tasks/cancel: marks the task cancelled and cancels its running statement (pg_cancel_backend on the backend named mcp_task:<id>); false when no such task belongs to that key. A finished task stays as it is.';
 
+CREATE FUNCTION mcp._tool_reprofile_dataset(arguments jsonb, context jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    -- mcp.call_tool runs handlers as the extension's owner, so the caller's own role is
+    -- checked here: the role SET ROLE chose (the bridge picks it from the API key), else the
+    -- login role.
+    caller_role text := CASE WHEN current_setting('role') = 'none' THEN session_user::text
+                             ELSE current_setting('role') END;
+    job_id      bigint;
+BEGIN
+    IF NOT pg_has_role(caller_role, 'mcp_admin', 'MEMBER') THEN
+        RAISE EXCEPTION 'reprofile_dataset needs an admin key'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Ask an administrator; reader keys can only read.';
+    END IF;
+    job_id := mcp.reprofile_dataset((arguments ->> 'dataset_id')::integer);
+    RETURN jsonb_build_object(
+        'text', format('Re-profiling dataset %s: job %s is queued. It goes back to review (metadata_pending) when done.',
+                       arguments ->> 'dataset_id', job_id),
+        'structured', jsonb_build_object('dataset_id', (arguments ->> 'dataset_id')::integer, 'job_id', job_id));
+END
+$$;
+COMMENT ON FUNCTION mcp._tool_reprofile_dataset(jsonb, jsonb) IS 'Tool reprofile_dataset: queues a profile job through mcp.reprofile_dataset (admin keys only)';
+
+INSERT INTO mcp.tools (name, title, sort_order, handler, requires, annotations, icons, description, input_schema, output_schema) VALUES
+('reprofile_dataset', 'Re-profile a dataset', 80, 'mcp._tool_reprofile_dataset', '{"mcp.reprofile_dataset(integer,text[])"}',
+ '{"readOnlyHint": false, "destructiveHint": false, "idempotentHint": false, "openWorldHint": false}', mcp._icon('database'),
+ 'Profile a dataset again after its data changed (admin keys only): tables, columns, statistics and samples are read anew, the metadata is rewritten, and the dataset returns to review before clients see it again. It runs in the background and can take minutes; clients that support tasks get a task to poll and can cancel it.',
+ $j${"type": "object", "properties": {"dataset_id": {"type": "integer", "minimum": 1, "description": "Id of the dataset to profile again"}}, "required": ["dataset_id"], "additionalProperties": false}$j$,
+ $j${"type": "object", "properties": {"dataset_id": {"type": "integer"}, "job_id": {"type": "integer"}}, "required": ["dataset_id", "job_id"]}$j$)
+ON CONFLICT (name) DO NOTHING;
+
+REVOKE ALL ON TABLE mcp.mcp_tasks FROM PUBLIC;
 REVOKE ALL ON FUNCTION mcp.create_task(integer, text, jsonb, jsonb, integer), mcp.run_task(text, integer),
-    mcp.get_task(text, integer), mcp.cancel_task(text, integer), mcp._task_json(mcp.mcp_tasks) FROM PUBLIC;
+    mcp.get_task(text, integer), mcp.cancel_task(text, integer), mcp._task_json(mcp.mcp_tasks),
+    mcp._tool_reprofile_dataset(jsonb, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mcp.create_task(integer, text, jsonb, jsonb, integer), mcp.run_task(text, integer),
     mcp.get_task(text, integer), mcp.cancel_task(text, integer) TO mcp_reader;

@@ -93,3 +93,49 @@ test('tasks belong to the key that started them; bad handles are -32602', async 
   });
   assert.equal(plain.json.result.resultType, 'complete', 'a client without the extension gets the result itself');
 });
+
+test('reprofile_dataset runs as a task that follows its profile job; readers may not start it', async () => {
+  const { api, waitForStatus } = require('./harness.js');
+  const created = await api(env.url, '/api/datasets', {
+    method: 'POST', body: { name: `reprofile_task_${process.pid}`, connection_string: process.env.MCP_DEMO_CONNINFO },
+  });
+  assert.equal(created.status, 201, created.text);
+  const datasetId = created.json.id;
+  await waitForStatus(env.url, datasetId, 'metadata_pending');
+
+  const refused = await call(env.url, 'tools/call', { name: 'reprofile_dataset', arguments: { dataset_id: datasetId } },
+    { key: env.readerKey, meta: withTasks });
+  const refusedResult = refused.json.result.resultType === 'task'
+    ? await waitFor(async () => {
+      const polled = await call(env.url, 'tasks/get', { taskId: refused.json.result.taskId }, { key: env.readerKey });
+      return polled.json.result.status !== 'working' ? polled.json.result.result : null;
+    }, { what: 'the refused task to end' })
+    : refused.json.result;
+  assert.equal(refusedResult.isError, true);
+  assert.match(refusedResult.content[0].text, /admin key/);
+
+  const started = await call(env.url, 'tools/call', { name: 'reprofile_dataset', arguments: { dataset_id: datasetId } }, { meta: withTasks });
+  assert.equal(started.json.result.resultType, 'task', started.text);
+  const messages = new Set();
+  const done = await waitFor(async () => {
+    const polled = (await call(env.url, 'tasks/get', { taskId: started.json.result.taskId })).json.result;
+    if (polled.statusMessage) messages.add(polled.statusMessage);
+    return polled.status !== 'working' ? polled : null;
+  }, { what: 'the profile job to end', timeout: 60000, interval: 100 });
+  assert.equal(done.status, 'completed', JSON.stringify(done));
+  assert.ok([...messages].some((m) => /^profile job \d+ (queued|running)/.test(m)), [...messages].join(' | '));
+  assert.equal(done.result.structuredContent.dataset_id, datasetId);
+  await waitForStatus(env.url, datasetId, 'metadata_pending');
+
+  const again = await call(env.url, 'tools/call', { name: 'reprofile_dataset', arguments: { dataset_id: datasetId } }, { meta: withTasks });
+  const taskId = again.json.result.taskId;
+  await waitFor(async () => (await call(env.url, 'tasks/get', { taskId })).json.result.statusMessage?.startsWith('profile job'),
+    { what: 'the job to be queued' });
+  const cancelled = await call(env.url, 'tasks/cancel', { taskId });
+  assert.equal(cancelled.json.result.resultType, 'complete');
+  const final = await waitFor(async () => {
+    const polled = (await call(env.url, 'tasks/get', { taskId })).json.result;
+    return polled.status !== 'working' ? polled : null;
+  }, { what: 'the cancelled status' });
+  assert.ok(['cancelled', 'completed'].includes(final.status), 'cancelled, unless the job had already finished');
+});
