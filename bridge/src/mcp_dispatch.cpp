@@ -202,6 +202,13 @@ DispatchResult McpDispatcher::handle(const RpcMessage& message, DispatchContext&
     if (method == "ping") {
         return reply(message, "{}");
     }
+    if (method == "server/discover") {
+        // Without 2026-07-28 _meta this is a dual-era client's probe (stdio): not found, so it
+        // falls back to initialize, which this transport serves.
+        return fail(message, rpc_error::method_not_found,
+                    "Method not found: server/discover needs 2026-07-28 request _meta; "
+                    "initialize starts a session");
+    }
     if (!context.has_session) {
         return fail(message, rpc_error::invalid_request,
                     "Invalid Request: send initialize before " + method.substr(0, 100));

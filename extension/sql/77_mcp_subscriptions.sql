@@ -16,13 +16,17 @@ COMMENT ON TABLE mcp.mcp_resource_subscriptions IS 'Resources each MCP session s
 -- Metadata edits (the writer job, a reviewer) change what a dataset's resources say.
 CREATE FUNCTION mcp._notify_metadata_change() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    row_id integer := CASE WHEN TG_OP = 'DELETE' THEN OLD.dataset_id ELSE NEW.dataset_id END;
 BEGIN
+    -- The same shape as the dataset events, the dataset's current status included.
     PERFORM pg_notify('mcp_analytics', json_build_object(
-        'event', 'metadata', 'dataset_id', CASE WHEN TG_OP = 'DELETE' THEN OLD.dataset_id ELSE NEW.dataset_id END)::text);
+        'event', 'metadata', 'dataset_id', row_id,
+        'status', (SELECT d.status FROM mcp.datasets d WHERE d.id = row_id))::text);
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION mcp._notify_metadata_change() IS 'Trigger: NOTIFY mcp_analytics with {event: metadata, dataset_id} when a dataset''s LLM metadata changes';
+COMMENT ON FUNCTION mcp._notify_metadata_change() IS 'Trigger: NOTIFY mcp_analytics with {event: metadata, dataset_id, status} when a dataset''s LLM metadata changes';
 CREATE TRIGGER llm_metadata_notify AFTER INSERT OR UPDATE OR DELETE ON mcp.llm_metadata
     FOR EACH ROW EXECUTE FUNCTION mcp._notify_metadata_change();
 

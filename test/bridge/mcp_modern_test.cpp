@@ -398,6 +398,11 @@ TEST_F(LegacyTaskTest, A20251125SessionRunsLongToolsAsTasks) {
     EXPECT_EQ(document["error"]["code"].GetInt(), rpc_error::invalid_params);
 }
 
+TEST_F(LegacyTaskTest, ServerDiscoverWithoutModernMetaIsNotFoundSoClientsFallBack) {
+    const auto document = answer(R"({"jsonrpc":"2.0","id":1,"method":"server/discover"})");
+    EXPECT_EQ(document["error"]["code"].GetInt(), rpc_error::method_not_found);
+}
+
 TEST_F(LegacyTaskTest, OlderSessionsAreNotOfferedTasks) {
     auto document = initialize("2025-06-18");
     EXPECT_FALSE(document["result"]["capabilities"].HasMember("tasks"));
