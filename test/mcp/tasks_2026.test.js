@@ -66,6 +66,7 @@ test('a running execute_multi_query task is cancelled from another bridge: its S
   assert.deepEqual(cancel.json.result.resultType, 'complete', cancel.text);
   await waitFor(() => slowBackends() === 0, { what: 'the SQL to stop', timeout: 5000, interval: 20 });
   const stoppedMs = Date.now() - cancelledAt;
+  t.diagnostic(`the task's SQL was gone from pg_stat_activity ${stoppedMs} ms after tasks/cancel`);
   assert.ok(stoppedMs < 1000, `the SQL was gone from pg_stat_activity ${stoppedMs} ms after tasks/cancel`);
   const final = await waitFor(async () => {
     const polled = await call(env.url, 'tasks/get', { taskId: id });
