@@ -64,7 +64,7 @@ std::string normalize_context(const std::string& context_text) {
                       "Give {} or {\"client_name\": \"...\", \"client_version\": \"...\", "
                       "\"user_agent\": \"...\", \"session_id\": \"...\", \"api_key_id\": 1}.");
     static const char* const text_keys[] = {"client_name", "client_version", "user_agent",
-                                            "session_id", "tool"};
+                                            "session_id", "tool", "traceparent"};
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> out(buffer);
     out.StartObject();

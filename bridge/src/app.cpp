@@ -8,10 +8,13 @@
 #include "cors.hpp"
 #include "event_streams.hpp"
 #include "health_routes.hpp"
+#include "host_policy.hpp"
 #include "hot_reload.hpp"
 #include "http_server.hpp"
 #include "mcp_dispatch.hpp"
 #include "mcp_http.hpp"
+#include "mcp_listen.hpp"
+#include "mcp_tasks.hpp"
 #include "mcp_stdio.hpp"
 #include "metrics.hpp"
 #include "metrics_routes.hpp"
@@ -62,12 +65,14 @@ struct App::Parts {
           backend(pool, logger, config.session_idle_timeout, &unreached),
           dispatcher(backend, in_flight, McpDispatcher::Options{}, &metrics),
           origins(config.allowed_origins),
-          hot_reload(config.database_url, backend, auth, streams, metrics, logger),
-          mcp_deps{dispatcher, backend, auth, origins, streams, metrics, pool.configured()},
+          hot_reload(config.database_url, backend, auth, streams, metrics, logger, &listeners),
+          hosts(config.listen.host, config.allowed_hosts),
+          mcp_deps{dispatcher, backend, auth, origins, streams, metrics, pool.configured(), &hosts, &listeners},
           rest_deps{pool, auth, origins, metrics},
           ui_deps{pool},
           server(config, build_router(), logger, announce,
                  [this](const RequestRecord& record) { observe(record); }) {
+        dispatcher.set_task_runner(&tasks);
         register_collectors();
         // Sessions are cached only while the NOTIFYs that end them can arrive.
         backend.watch_sessions([this] { return hot_reload.listening(); });
@@ -122,7 +127,8 @@ struct App::Parts {
                            "Failed attempts to connect to the metadata database.",
                            static_cast<std::uint64_t>(stats.connect_failures));
             append_gauge(out, "mcp_bridge_event_streams", "Open server-to-client event streams.",
-                         static_cast<std::uint64_t>(streams.open_streams()));
+                         static_cast<std::uint64_t>(streams.open_streams() +
+                                                    listeners.open_streams()));
             append_gauge(out, "mcp_bridge_listening",
                          "1 when LISTEN mcp_analytics is active (hot reload works).",
                          hot_reload.listening() ? 1 : 0);
@@ -139,9 +145,12 @@ struct App::Parts {
     SqlBackend backend;
     InFlightRequests in_flight;
     McpDispatcher dispatcher;
+    TaskRunner tasks{backend};
     StreamHub streams;
+    ListenHub listeners;
     OriginPolicy origins;
     HotReload hot_reload;
+    HostPolicy hosts;
     McpHttpDeps mcp_deps;
     RestDeps rest_deps;
     UiDeps ui_deps;
@@ -168,6 +177,8 @@ std::uint16_t App::port() const { return parts_->server.port(); }
 bool App::stop(std::chrono::milliseconds timeout) {
     // Event streams have no end of their own: end them, then let requests in flight finish.
     parts_->streams.close_all();
+    parts_->listeners.close_all();
+    parts_->tasks.stop();
     const bool graceful = parts_->server.stop(timeout);
     parts_->hot_reload.stop();
     parts_->unreached.stop();  // after the last request: its calls get their rows too

@@ -166,6 +166,31 @@ std::string apply_public_url(Config& config, const std::string& value) {
     return parse_public_url(value, config.proxy_trust.public_url).value_or(std::string());
 }
 
+std::string apply_hosts(Config& config, const std::string& value) {
+    config.allowed_hosts.clear();
+    std::string_view rest(value);
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        while (!item.empty() && item.front() == ' ') {
+            item.remove_prefix(1);
+        }
+        while (!item.empty() && item.back() == ' ') {
+            item.remove_suffix(1);
+        }
+        if (item.empty()) {
+            continue;
+        }
+        if (item != "*" && (item.find('/') != std::string_view::npos ||
+                            item.find_first_of(" \t@?#") != std::string_view::npos)) {
+            return "expected a comma-separated list of host names such as mcp.example.com, or *";
+        }
+        config.allowed_hosts.emplace_back(item);
+    }
+    return {};
+}
+
 const std::vector<Setting>& settings() {
     static const std::vector<Setting> table = {
         {"--listen", "MCP_BRIDGE_LISTEN", "HOST:PORT",
@@ -228,6 +253,10 @@ const std::vector<Setting>& settings() {
          "the URL clients reach the bridge at, such as https://analytics.example.com: its scheme "
          "and host are believed over any header, and it is used in links (default: none)",
          false, apply_public_url},
+        {"--allowed-hosts", "MCP_BRIDGE_ALLOWED_HOSTS", "LIST",
+         "Host header names /mcp answers besides localhost, 127.0.0.1 and [::1], "
+         "comma-separated, or * for any; checked always on a loopback listener, on others "
+         "only when set (default: none)", false, apply_hosts},
         {"--stdio", "MCP_BRIDGE_STDIO", "",
          "serve one MCP session on stdin/stdout (desktop clients) instead of HTTP; the API key "
          "comes from the environment variable MCP_API_KEY", false,

@@ -52,6 +52,8 @@ struct Config {
     // Which peers may say the client's scheme and host (X-Forwarded-*, Forwarded), and the
     // public URL clients use (links, Secure cookies, OAuth metadata).
     ProxyTrust proxy_trust;
+    // Host names /mcp answers besides loopback ones (DNS rebinding); "*" allows any.
+    std::vector<std::string> allowed_hosts;
     // Serve one MCP session on stdin/stdout instead of HTTP.
     bool stdio = false;
     // The API key of the stdio session, from MCP_API_KEY only (flags show in `ps`).

@@ -8,6 +8,7 @@
 namespace mcp::bridge {
 
 class Authenticator;
+class ListenHub;
 class Logger;
 class Metrics;
 class SqlBackend;
@@ -17,12 +18,15 @@ class StreamHub;
 // an API key changes, and when sessions are closed. Dataset and catalog changes drop the cached catalogs and send
 // notifications/tools/list_changed and notifications/resources/list_changed on every open
 // session stream; key changes drop the cached key checks, closed sessions the cached
-// sessions. A reconnect counts as all three, since
-// notifications sent meanwhile were lost.
+// sessions. A reconnect counts as all three, since notifications sent meanwhile were lost.
+// Sessions that subscribed to a changed dataset's
+// resources (resources/subscribe) get notifications/resources/updated for each.
 class HotReload {
 public:
+    // `listeners` (2026-07-28 subscriptions/listen streams) get the same notifications,
+    // as their filters ask.
     HotReload(const std::string& conninfo, SqlBackend& backend, Authenticator& auth,
-              StreamHub& streams, Metrics& metrics, Logger& logger);
+              StreamHub& streams, Metrics& metrics, Logger& logger, ListenHub* listeners = nullptr);
 
     void start();
     void stop();
@@ -33,15 +37,20 @@ public:
         bool catalogs = false;
         bool keys = false;
         bool sessions = false;
+        // Datasets whose resources changed (profile, metadata, status): their subscribers
+        // get notifications/resources/updated.
+        std::vector<int> datasets;
     };
     static Effects effects_of(const std::vector<std::string>& payloads);
 
 private:
     void apply(Effects effects);
+    void notify_subscribers(const std::vector<int>& datasets);
 
     SqlBackend& backend_;
     Authenticator& auth_;
     StreamHub& streams_;
+    ListenHub* listeners_;
     Metrics& metrics_;
     Logger& logger_;
     PgListener listener_;

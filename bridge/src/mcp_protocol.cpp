@@ -21,6 +21,8 @@ std::string negotiate_protocol_version(std::string_view requested) {
 bool supports_structured_output(std::string_view version) { return version >= "2025-06-18"; }
 bool supports_tool_annotations(std::string_view version) { return version >= "2025-03-26"; }
 bool supports_batches(std::string_view version) { return version < "2025-06-18"; }
+bool supports_icons(std::string_view version) { return version >= "2025-11-25"; }
+bool supports_experimental_tasks(std::string_view version) { return version == "2025-11-25"; }
 
 namespace {
 

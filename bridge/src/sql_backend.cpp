@@ -24,27 +24,34 @@ constexpr std::size_t max_cached_sessions = 10'000;
 constexpr const char* tools_sql =
     "SELECT coalesce(jsonb_agg(jsonb_build_object('name', t.name, 'title', t.title, "
     "'description', t.description, 'inputSchema', t.input_schema, 'annotations', t.annotations)"
+    " || CASE WHEN i.icons IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('icons', i.icons) END"
     " || CASE WHEN t.output_schema IS NULL THEN '{}'::jsonb"
     " ELSE jsonb_build_object('outputSchema', t.output_schema) END ORDER BY t.n), '[]')::text"
     " FROM mcp.mcp_tools() WITH ORDINALITY AS t(name, title, description, input_schema,"
-    " output_schema, annotations, n)";
+    " output_schema, annotations, n)"
+    " LEFT JOIN mcp.mcp_icons() i ON i.kind = 'tool' AND i.key = t.name";
 
 constexpr const char* resources_sql =
     "SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('uri', r.uri, 'name', r.name,"
-    " 'title', r.title, 'description', r.description, 'mimeType', r.mime_type)) ORDER BY r.n),"
-    " '[]')::text FROM mcp.mcp_resources() WITH ORDINALITY AS r(uri, name, title, description,"
-    " mime_type, n)";
+    " 'title', r.title, 'description', r.description, 'mimeType', r.mime_type, 'icons', i.icons))"
+    " ORDER BY r.n), '[]')::text FROM mcp.mcp_resources() WITH ORDINALITY AS r(uri, name, title,"
+    " description, mime_type, n)"
+    " LEFT JOIN mcp.mcp_icons() i ON i.kind = 'resource' AND i.key = r.uri";
 
 constexpr const char* templates_sql =
     "SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('uriTemplate', r.uri_template,"
-    " 'name', r.name, 'title', r.title, 'description', r.description, 'mimeType', r.mime_type))"
-    " ORDER BY r.n), '[]')::text FROM mcp.mcp_resource_templates() WITH ORDINALITY AS"
-    " r(uri_template, name, title, description, mime_type, n)";
+    " 'name', r.name, 'title', r.title, 'description', r.description, 'mimeType', r.mime_type,"
+    " 'icons', i.icons)) ORDER BY r.n), '[]')::text FROM mcp.mcp_resource_templates()"
+    " WITH ORDINALITY AS r(uri_template, name, title, description, mime_type, n)"
+    " LEFT JOIN mcp.mcp_icons() i ON i.kind = 'resource_template' AND i.key = r.uri_template";
 
 constexpr const char* prompts_sql =
     "SELECT coalesce(jsonb_agg(jsonb_build_object('name', p.name, 'title', p.title,"
-    " 'description', p.description, 'arguments', p.arguments) ORDER BY p.n), '[]')::text"
-    " FROM mcp.mcp_prompts() WITH ORDINALITY AS p(name, title, description, arguments, n)";
+    " 'description', p.description, 'arguments', p.arguments)"
+    " || CASE WHEN i.icons IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('icons', i.icons) END"
+    " ORDER BY p.n), '[]')::text"
+    " FROM mcp.mcp_prompts() WITH ORDINALITY AS p(name, title, description, arguments, n)"
+    " LEFT JOIN mcp.mcp_icons() i ON i.kind = 'prompt' AND i.key = p.name";
 
 BackendError from_pg(const PgError& error) {
     BackendError out;
@@ -152,6 +159,7 @@ std::string SqlBackend::context_json(const CallerContext& caller) {
     optional_string("client_version", caller.client_version);
     optional_string("user_agent", caller.user_agent);
     optional_string("session_id", caller.session_id);
+    optional_string("traceparent", caller.traceparent);
     if (caller.identity.api_key_id > 0) {
         writer.Key("api_key_id");
         writer.Int(caller.identity.api_key_id);

@@ -5,6 +5,8 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "mcp_backend.hpp"
 #include "pg_connection.hpp"
@@ -46,6 +48,20 @@ public:
     BackendResult read_resource(const CallerContext& caller, std::string_view uri) override;
     BackendResult get_prompt(const CallerContext& caller, std::string_view name,
                              std::string_view arguments_json) override;
+
+    BackendResult complete(const CallerContext& caller, std::string_view ref_json,
+                           std::string_view argument_json, std::string_view context_json) override;
+    BackendResult subscribe_resource(const CallerContext& caller, std::string_view uri,
+                                     bool subscribed) override;
+    BackendResult create_task(const CallerContext& caller, std::string_view tool,
+                              std::string_view arguments_json) override;
+    BackendResult run_task(const CallerContext& caller, std::string_view task_id) override;
+    BackendResult get_task(const CallerContext& caller, std::string_view task_id) override;
+    BackendResult cancel_task(const CallerContext& caller, std::string_view task_id) override;
+    // Which of `session_ids` subscribed to a resource of one of `dataset_ids`: (session, uri)
+    // pairs, for notifications/resources/updated. Empty when the database is unreachable.
+    std::vector<std::pair<std::string, std::string>> resource_subscribers(
+        const std::vector<int>& dataset_ids, const std::vector<std::string>& session_ids);
 
     std::optional<std::string> open_session(const Identity& identity,
                                             const NewSession& session) override;

@@ -108,7 +108,8 @@ CREATE TABLE mcp.query_logs (
     response_format      text CHECK (response_format IN ('markdown', 'csv', 'json')),
     response_size_bytes  integer CHECK (response_size_bytes >= 0),
     was_cached           boolean NOT NULL DEFAULT false,
-    created_at           timestamptz NOT NULL DEFAULT now()
+    created_at           timestamptz NOT NULL DEFAULT now(),
+    traceparent          text CHECK (traceparent ~ '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$')
 ) PARTITION BY RANGE (created_at);
 -- Monthly partitions (query_logs_pYYYYMM) are made by mcp.run_maintenance(), never by this
 -- script, so they are ordinary tables that pg_dump carries; until one exists, rows land here.
@@ -124,6 +125,7 @@ CREATE INDEX query_logs_default_datasets_used_idx ON mcp.query_logs_default USIN
 COMMENT ON TABLE mcp.query_logs IS 'One row per query run for a client, successful or not; partitioned by month of created_at, expired months dropped by mcp.run_maintenance()';
 COMMENT ON TABLE mcp.query_logs_default IS 'Query-log rows of months that have no partition yet; mcp.run_maintenance() moves them into monthly partitions';
 COMMENT ON COLUMN mcp.query_logs.tool_used IS 'The client family (claude, chatgpt, cursor, …, the client''s own name, api or sql), from mcp.client_tool()';
+COMMENT ON COLUMN mcp.query_logs.traceparent IS 'W3C trace context of the MCP request that ran the query (its _meta.traceparent), linking the client''s trace, the bridge and this row';
 COMMENT ON COLUMN mcp.query_logs.mcp_tool IS 'The MCP tool that ran the query (execute_query, weighted_query, …); NULL for a direct SQL call';
 
 CREATE UNLOGGED TABLE mcp.context_cache (

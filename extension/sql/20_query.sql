@@ -56,7 +56,7 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO mcp.query_logs (query_text, query_type, datasets_used, execution_time_ms,
         rows_returned, success, error_message, error_sqlstate, tool_used, mcp_tool, client_name,
         client_version, user_agent, session_id, api_key_id, response_format,
-        response_size_bytes, was_cached)
+        response_size_bytes, was_cached, traceparent)
     SELECT entry ->> 'query_text', entry ->> 'query_type',
            ARRAY(SELECT jsonb_array_elements_text(entry -> 'datasets_used')::integer),
            (entry ->> 'execution_time_ms')::double precision,
@@ -68,7 +68,10 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
            entry #>> '{context,user_agent}', entry #>> '{context,session_id}',
            (entry #>> '{context,api_key_id}')::integer,
            entry ->> 'response_format', (entry ->> 'response_size_bytes')::integer,
-           (entry ->> 'was_cached')::boolean
+           (entry ->> 'was_cached')::boolean,
+           -- Malformed trace context is dropped, not a failed log write.
+           CASE WHEN entry #>> '{context,traceparent}' ~ '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$'
+                THEN entry #>> '{context,traceparent}' END
 $$;
 COMMENT ON FUNCTION mcp._log_query(jsonb) IS 'Internal: writes one query-log row from the executor''s JSON entry';
 
