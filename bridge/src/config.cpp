@@ -134,9 +134,9 @@ std::string apply_switch(bool Config::*member, Config& config, const std::string
     return {};
 }
 
-std::string apply_origins(Config& config, const std::string& value) {
-    config.allowed_origins.clear();
-    std::string_view rest(value);
+// The non-empty items of a comma-separated list, trimmed.
+std::vector<std::string_view> list_items(std::string_view rest) {
+    std::vector<std::string_view> items;
     while (!rest.empty()) {
         const auto comma = rest.find(',');
         std::string_view item = rest.substr(0, comma);
@@ -147,9 +147,16 @@ std::string apply_origins(Config& config, const std::string& value) {
         while (!item.empty() && item.back() == ' ') {
             item.remove_suffix(1);
         }
-        if (item.empty()) {
-            continue;
+        if (!item.empty()) {
+            items.push_back(item);
         }
+    }
+    return items;
+}
+
+std::string apply_origins(Config& config, const std::string& value) {
+    config.allowed_origins.clear();
+    for (const std::string_view item : list_items(value)) {
         if (item != "*" && item.find("://") == std::string_view::npos) {
             return "expected a comma-separated list of origins such as https://app.example.com, or *";
         }
@@ -168,20 +175,7 @@ std::string apply_public_url(Config& config, const std::string& value) {
 
 std::string apply_hosts(Config& config, const std::string& value) {
     config.allowed_hosts.clear();
-    std::string_view rest(value);
-    while (!rest.empty()) {
-        const auto comma = rest.find(',');
-        std::string_view item = rest.substr(0, comma);
-        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-        while (!item.empty() && item.front() == ' ') {
-            item.remove_prefix(1);
-        }
-        while (!item.empty() && item.back() == ' ') {
-            item.remove_suffix(1);
-        }
-        if (item.empty()) {
-            continue;
-        }
+    for (const std::string_view item : list_items(value)) {
         if (item != "*" && (item.find('/') != std::string_view::npos ||
                             item.find_first_of(" \t@?#") != std::string_view::npos)) {
             return "expected a comma-separated list of host names such as mcp.example.com, or *";

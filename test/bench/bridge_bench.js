@@ -66,50 +66,6 @@ async function measureBridge(clients, datasetId) {
     p50_ms: percentile(latencies, 0.5), p95_ms: percentile(latencies, 0.95) };
 }
 
-// The same call with a plain fetch client in both eras, so that the client's own cost is
-// equal: a 2025-11-25 session (initialize once, then Mcp-Session-Id; the bridge looks the
-// session up in the database on each call) beside 2026-07-28 (no session; version and client
-// in each request's _meta).
-async function measureRaw(clients, datasetId, era) {
-  const headers = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', Authorization: `Bearer ${key}` };
-  const post = (body, extra) => fetch(url, { method: 'POST', headers: { ...headers, ...extra }, body: JSON.stringify(body) });
-  const callers = await Promise.all(Array.from({ length: clients }, async (_, i) => {
-    const params = { name: 'execute_query', arguments: { dataset_id: datasetId, sql: 'SELECT 1' } };
-    if (era === '2026-07-28') {
-      const meta = { 'io.modelcontextprotocol/protocolVersion': era,
-        'io.modelcontextprotocol/clientInfo': { name: `bridge-bench-raw-${i}`, version: '1' },
-        'io.modelcontextprotocol/clientCapabilities': {} };
-      const extra = { 'MCP-Protocol-Version': era, 'Mcp-Method': 'tools/call', 'Mcp-Name': 'execute_query' };
-      return async (id) => (await post({ jsonrpc: '2.0', id, method: 'tools/call', params: { ...params, _meta: meta } }, extra)).json();
-    }
-    const init = await post({ jsonrpc: '2.0', id: 0, method: 'initialize',
-      params: { protocolVersion: era, capabilities: {}, clientInfo: { name: `bridge-bench-raw-${i}`, version: '1' } } });
-    await init.text();
-    const session = init.headers.get('mcp-session-id');
-    const extra = { 'Mcp-Session-Id': session, 'MCP-Protocol-Version': era };
-    await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, extra)).text();
-    return async (id) => (await post({ jsonrpc: '2.0', id, method: 'tools/call', params }, extra)).json();
-  }));
-  let id = 1;
-  await Promise.all(callers.map(async (call) => { for (let i = 0; i < 20; ++i) await call(id++); }));
-  const latencies = [];
-  let errors = 0;
-  const started = process.hrtime.bigint();
-  const end = started + BigInt(Math.round(seconds * 1e9));
-  await Promise.all(callers.map(async (call) => {
-    while (process.hrtime.bigint() < end) {
-      const t0 = process.hrtime.bigint();
-      const reply = await call(id++);
-      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      if (!reply.result || reply.result.isError) errors += 1;
-    }
-  }));
-  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-  latencies.sort((a, b) => a - b);
-  return { clients, calls: latencies.length, errors, calls_per_s: latencies.length / elapsed,
-    p50_ms: percentile(latencies, 0.5), p95_ms: percentile(latencies, 0.95) };
-}
-
 // The same call through fetch, in one protocol revision or the other: a 2025-11-25 session
 // (initialize first, then Mcp-Session-Id) or a 2026-07-28 stateless request (_meta and the
 // Mcp-Method/Mcp-Name headers on every call).
