@@ -113,6 +113,11 @@ std::string to_json(const Entry& entry, const std::string& context_json) {
     json.Int64(entry.response_size_bytes);
     json.Key("was_cached");
     json.Bool(entry.was_cached);
+    json.Key("house_rule");
+    if (entry.house_rule.empty())
+        json.Null();
+    else
+        json.String(entry.house_rule.c_str());
     json.Key("context");
     json.RawValue(context_json.c_str(), context_json.size(), rapidjson::kObjectType);
     json.EndObject();
