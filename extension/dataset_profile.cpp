@@ -13,16 +13,11 @@ namespace mcp::ext::profile {
 
 namespace {
 
-std::string lower(std::string text) {
-    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return text;
-}
-
 std::set<std::string> names_of(const rapidjson::Value& array) {
     std::set<std::string> names;
     if (!array.IsArray()) return names;
     for (const auto& item : array.GetArray())
-        if (item.IsString()) names.insert(lower(item.GetString()));
+        if (item.IsString()) names.insert(item.GetString());
     return names;
 }
 
@@ -42,7 +37,7 @@ void add_table(DatasetFacts& facts, const spi::Row& row) {
     if (stats.IsObject()) {
         auto user = stats.FindMember("user_id_column");
         if (user != stats.MemberEnd() && user->value.IsString())
-            table.user_id_column = lower(user->value.GetString());
+            table.user_id_column = user->value.GetString();
         auto primary = stats.FindMember("primary_key");
         if (primary != stats.MemberEnd()) {
             auto key = names_of(primary->value);
@@ -60,7 +55,7 @@ void add_table(DatasetFacts& facts, const spi::Row& row) {
         for (const auto& column : columns.GetArray()) {
             if (!column.IsObject() || !column.HasMember("name") || !column["name"].IsString())
                 continue;
-            std::string name = lower(column["name"].GetString());
+            std::string name = column["name"].GetString();
             table.columns.insert(name);
             bool user_role = false;
             if (column.HasMember("roles") && column["roles"].IsArray())
@@ -113,7 +108,7 @@ DatasetFacts load(int dataset_id) {
         {id}, true);
     facts.min_cell_users = executor_settings::min_cell_users;
     if (!dataset.empty()) {
-        if (dataset[0][0]) facts.dataset_user_id_column = lower(*dataset[0][0]);
+        if (dataset[0][0]) facts.dataset_user_id_column = *dataset[0][0];
         if (dataset[0][1]) facts.min_cell_users = std::max(1, std::atoi(dataset[0][1]->c_str()));
     }
     return facts;

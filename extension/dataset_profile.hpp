@@ -13,10 +13,10 @@ namespace mcp::ext::profile {
 
 struct TableFacts {
     std::string schema, name;                  // as profiled (case kept)
-    std::set<std::string> columns;             // lower-cased
-    std::set<std::string> identifying;         // lower-cased: one value ≈ one record
+    std::set<std::string> columns;             // as in the catalog
+    std::set<std::string> identifying;         // one value ≈ one record
     std::vector<std::set<std::string>> unique_keys;  // every key, composite ones included
-    std::optional<std::string> user_id_column; // lower-cased
+    std::optional<std::string> user_id_column;
     bool aggregated_table = false;             // granularity 'aggregated' in the profile
 };
 

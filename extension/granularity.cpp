@@ -139,7 +139,7 @@ struct Rel {
     std::string why;                // the reason when Packed
     bool known_columns = true;
     bool unknown_identifying = true;  // for columns not listed
-    std::map<std::string, bool> columns;  // lower-cased name → identifying
+    std::map<std::string, bool> columns;  // name as the parser gives it → identifying
     std::vector<std::set<std::string>> unique_keys;
     std::optional<std::string> user_id;  // column that holds the user id
     bool reads_people = false;
@@ -199,7 +199,7 @@ Resolved resolve(const ColumnRef* ref, const Scope& scope) {
         return out;
     }
     if (parts == 1) {
-        std::string name = lower(strVal(last));
+        std::string name = strVal(last);
         for (const Scope* level = &scope; level != nullptr; level = level->outer) {
             for (const Rel& rel : level->rels)
                 if (rel.columns.count(name)) {
@@ -213,7 +213,7 @@ Resolved resolve(const ColumnRef* ref, const Scope& scope) {
                     out.rel = &rel;
                     out.column = name;
                     out.identifying = rel.unknown_identifying ||
-                                      profile::name_looks_identifying(name);
+                                      profile::name_looks_identifying(lower(name));
                     return out;
                 }
             if (const Rel* whole = find_rel(level, name)) {  // json_agg(p): p's whole row
@@ -228,7 +228,7 @@ Resolved resolve(const ColumnRef* ref, const Scope& scope) {
     // rel.col, rel.*, schema.rel.col: the relation is the part before the column.
     Node* rel_node = static_cast<Node*>(list_nth(ref->fields, parts - 2));
     if (!IsA(rel_node, String)) return out;
-    const Rel* rel = find_rel(&scope, lower(strVal(rel_node)));
+    const Rel* rel = find_rel(&scope, strVal(rel_node));
     if (rel == nullptr) return out;
     out.rel = rel;
     if (star) {
@@ -236,10 +236,10 @@ Resolved resolve(const ColumnRef* ref, const Scope& scope) {
         out.identifying = whole_row_identifying(*rel);
         return out;
     }
-    out.column = lower(strVal(last));
+    out.column = strVal(last);
     out.identifying = rel_has_column(*rel, out.column)
                           ? rel_column_identifying(*rel, out.column) ||
-                                (!rel->known_columns && profile::name_looks_identifying(out.column))
+                                (!rel->known_columns && profile::name_looks_identifying(lower(out.column)))
                           : true;
     return out;
 }
@@ -292,7 +292,7 @@ private:
     bool has_aggregate(List* targets, Node* having) const;
     void judge_grouped(SelectStmt* stmt, const Scope& scope, SelectFacts& result);
     void judge_targets(SelectStmt* stmt, const Scope& scope, SelectFacts& result, bool grouped);
-    std::vector<Node*> group_expressions(SelectStmt* stmt) const;
+    std::vector<Node*> group_expressions(SelectStmt* stmt, const Scope& scope) const;
 };
 
 void mark(SelectFacts& result, Level level, const std::string& why) {
@@ -387,7 +387,6 @@ void Classifier::add_from_item(Node* item, Scope& scope, bool inside_aliased_joi
         rel.known_columns = false;
         rel.level = Level::Raw;
     }
-    rel.name = lower(rel.name);
     if (inside_aliased_join) rel.qualifiable = false;
     if (rel.level == Level::Packed) mark(result, Level::Packed, rel.why);
     result.reads_people = result.reads_people || rel.reads_people;
@@ -433,7 +432,7 @@ bool Classifier::has_aggregate(List* targets, Node* having) const {
     return false;
 }
 
-std::vector<Node*> Classifier::group_expressions(SelectStmt* stmt) const {
+std::vector<Node*> Classifier::group_expressions(SelectStmt* stmt, const Scope& scope) const {
     std::vector<Node*> out;
     std::vector<Node*> pending;
     ListCell* cell;
@@ -452,19 +451,24 @@ std::vector<Node*> Classifier::group_expressions(SelectStmt* stmt) const {
             if (position >= 1 && position <= list_length(stmt->targetList))
                 out.push_back(reinterpret_cast<ResTarget*>(list_nth(stmt->targetList, position - 1))->val);
         } else {
-            out.push_back(node);
+            bool output_name = false;
             if (IsA(node, ColumnRef) && list_length(reinterpret_cast<ColumnRef*>(node)->fields) == 1) {
-                // GROUP BY an output name: judge the expression it names too.
+                // GROUP BY an output name: judge the expression it names (and the input
+                // column of that name too, if there is one: PostgreSQL prefers it).
                 Node* field = static_cast<Node*>(linitial(reinterpret_cast<ColumnRef*>(node)->fields));
                 if (IsA(field, String)) {
                     ListCell* target;
                     foreach (target, stmt->targetList) {
                         auto* res = static_cast<ResTarget*>(lfirst(target));
-                        if (res->name && std::strcmp(res->name, strVal(field)) == 0)
+                        if (res->name && std::strcmp(res->name, strVal(field)) == 0) {
                             out.push_back(res->val);
+                            output_name = true;
+                        }
                     }
                 }
             }
+            if (!output_name || resolve(reinterpret_cast<ColumnRef*>(node), scope).rel != nullptr)
+                out.push_back(node);
         }
     }
     return out;
@@ -480,7 +484,7 @@ std::string describe(const Resolved& resolved) {
 void Classifier::judge_grouped(SelectStmt* stmt, const Scope& scope, SelectFacts& result) {
     // Keys that single out one record make one group per record.
     std::map<const Rel*, std::set<std::string>> grouped_columns;
-    for (Node* key : group_expressions(stmt)) {
+    for (Node* key : group_expressions(stmt, scope)) {
         Found found = collect(key);
         judge_sublinks(found, scope, result, true);
         if (coarsened(key)) continue;
@@ -586,8 +590,8 @@ void Classifier::judge_targets(SelectStmt* stmt, const Scope& scope, SelectFacts
         else if (plain_column) name = last_name(reinterpret_cast<ColumnRef*>(target->val)->fields);
         else if (IsA(target->val, FuncCall)) name = function_name(reinterpret_cast<FuncCall*>(target->val));
         else name = "?column?";
-        if (output.name == "\x01user" && !result.user_id) result.user_id = lower(name);
-        output.name = lower(name);
+        if (output.name == "\x01user" && !result.user_id) result.user_id = name;
+        output.name = name;
         result.outputs.push_back(output);
     }
     shown.erase(nullptr);

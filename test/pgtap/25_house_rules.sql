@@ -6,7 +6,7 @@
 -- rule. Legitimate analytical queries come back untouched.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(116);
+SELECT plan(121);
 SET LOCAL client_min_messages = warning;
 SET LOCAL mcp_analytics.profile_on_register = on;
 SET LOCAL mcp_analytics.cache_ttl = 0;
@@ -81,6 +81,7 @@ INSERT INTO evasions VALUES
  ('SELECT count(*) OVER (PARTITION BY user_id), * FROM events', 'a partitioned window over events'),
  ('SELECT * FROM panelists TABLESAMPLE BERNOULLI (50)', 'TABLESAMPLE'),
  ('TABLE panelists', 'TABLE'),
+ ('SELECT user_id AS who, count(*) FROM events GROUP BY who', 'GROUP BY an output name for the user id'),
  ('SELECT e.user_id, e.app FROM events e WHERE e.user_id IN (SELECT user_id FROM panelists GROUP BY user_id)', 'raw rows filtered by a grouped sub-query');
 SELECT ok(pg_temp.leaked(sql) <= 5, 'at most five raw records: ' || what) FROM evasions ORDER BY what;
 
@@ -117,8 +118,12 @@ INSERT INTO legit VALUES
  ('SELECT extract(dow FROM event_ts) AS weekday, count(*) FROM events GROUP BY 1 ORDER BY 1', 'events per weekday (a coarsened timestamp)', 7),
  ($$SELECT date_trunc('month', event_ts) AS month, count(DISTINCT user_id) FROM events GROUP BY 1$$, 'users per month', 1),
  ('SELECT platform, sum(users) FROM daily_app_usage GROUP BY platform', 'a pre-aggregated table', 2),
+ ($$SELECT date_trunc('month', event_ts) AS month, count(*) FROM events GROUP BY month$$, 'GROUP BY an output name (a month)', 1),
  ('SELECT * FROM (VALUES (1), (2), (3), (4), (5), (6), (7)) v(x)', 'literal rows', 7),
- ('SELECT round(avg(age), 1) AS mean_age, stddev(age) FROM panelists', 'overall statistics', 1);
+ ('SELECT round(avg(age), 1) AS mean_age, stddev(age) FROM panelists', 'overall statistics', 1),
+ ($$SELECT gender IS DISTINCT FROM 'F' AS not_f, count(*) FROM panelists GROUP BY 1$$, 'IS DISTINCT FROM in the select list', 2),
+ (E'SELECT gender, count(*) -- per gender\nFROM panelists GROUP BY gender', 'a comment before FROM', 2),
+ ($$SELECT x.n, count(*) FROM json_to_recordset('[{"n": 1}, {"n": 2}]') AS x(n integer) GROUP BY 1$$, 'rows of a function over literals', 2);
 SELECT ok(r ->> 'house_rule' IS NULL AND (r ->> 'rows_held_back')::integer = 0 AND NOT (r ->> 'truncated')::boolean
           AND (r ->> 'row_count')::integer >= min_rows,
           format('untouched: %s (%s rows)', what, r ->> 'row_count'))
