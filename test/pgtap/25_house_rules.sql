@@ -6,7 +6,7 @@
 -- rule. Legitimate analytical queries come back untouched.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(121);
+SELECT plan(125);
 SET LOCAL client_min_messages = warning;
 SET LOCAL mcp_analytics.profile_on_register = on;
 SET LOCAL mcp_analytics.cache_ttl = 0;
@@ -154,6 +154,14 @@ SELECT throws_ok('SELECT mcp.set_min_cell_users(2147483000, 3)', 'P0002', NULL, 
 SELECT throws_ok(format('SELECT mcp.set_min_cell_users(NULL, 3)'), '22004', NULL, 'a NULL dataset is an error');
 SELECT function_privs_are('mcp', 'set_min_cell_users', ARRAY['integer', 'integer'], 'mcp_reader', ARRAY[]::text[], 'readers cannot change the minimum');
 SELECT function_privs_are('mcp', 'set_min_cell_users', ARRAY['integer', 'integer'], 'mcp_admin', ARRAY['EXECUTE'], 'admins can');
+
+SELECT is((SELECT stats ->> 'user_id_column' FROM mcp.dataset_schemas WHERE dataset_id = :ds AND table_name = 'Visits'), 'UserId',
+          'the profile finds a quoted, mixed-case user id');
+SELECT is(pg_temp.answer('SELECT "Channel", count(*) FROM trap."Visits" GROUP BY 1 ORDER BY 1') -> 'rows',
+          '[["app", 267], ["web", 133]]', 'cells are counted on quoted names, and the one-visitor kiosk is held back');
+SELECT ok(pg_temp.leaked('SELECT "UserId", count(*) FROM trap."Visits" GROUP BY "UserId"') <= 5, 'GROUP BY a quoted user id is raw');
+SELECT ok(pg_temp.leaked(repeat('SELECT * FROM (', 60) || 'SELECT * FROM panelists' || repeat(') s', 60)) <= 5,
+          'sixty nested sub-queries still list five raw records at most');
 
 -- ---- the cache obeys the rules -----------------------------------------------------------
 SET LOCAL mcp_analytics.cache_ttl = 300;
