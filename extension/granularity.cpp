@@ -263,12 +263,7 @@ struct SelectFacts {
 
 class Classifier {
 public:
-    explicit Classifier(const profile::DatasetFacts& facts) : facts_(facts) {
-        auto rows = spi::query(
-            "SELECT DISTINCT proname::text FROM pg_catalog.pg_proc WHERE prokind = 'a'", {}, true);
-        for (const auto& row : rows)
-            if (row[0]) aggregates_.insert(*row[0]);
-    }
+    explicit Classifier(const profile::DatasetFacts& facts) : facts_(facts) { load_catalog(); }
 
     SelectFacts select(SelectStmt* stmt, const Scope* outer, std::map<std::string, Rel> ctes);
 
@@ -278,7 +273,13 @@ public:
 
 private:
     const profile::DatasetFacts& facts_;
-    std::set<std::string> aggregates_;
+    // PostgreSQL's own functions and aggregates (pg_catalog), read once per backend: the
+    // dataset's server has them too, and none of them reads a table by itself.
+    static std::set<std::string> aggregates_;
+    static std::set<std::string> builtins_;
+    static void load_catalog();
+    bool dataset_function(const FuncCall* call) const;
+    void judge_calls(const Found& found, SelectFacts& result);
     int depth_ = 0;  // 1 while judging the statement itself, more inside it
 
     SelectFacts select_here(SelectStmt* stmt, const Scope* outer, std::map<std::string, Rel> ctes);
@@ -294,6 +295,46 @@ private:
     void judge_targets(SelectStmt* stmt, const Scope& scope, SelectFacts& result, bool grouped);
     std::vector<Node*> group_expressions(SelectStmt* stmt, const Scope& scope) const;
 };
+
+void mark(SelectFacts& result, Level level, const std::string& why);
+
+std::set<std::string> Classifier::aggregates_;
+std::set<std::string> Classifier::builtins_;
+
+void Classifier::load_catalog() {
+    if (!builtins_.empty()) return;
+    auto rows = spi::query(
+        "SELECT DISTINCT p.proname::text, p.prokind = 'a' FROM pg_catalog.pg_proc p "
+        "WHERE p.pronamespace = 'pg_catalog'::regnamespace",
+        {}, true);
+    std::set<std::string> aggregates, builtins;
+    for (const auto& row : rows) {
+        if (!row[0]) continue;
+        builtins.insert(*row[0]);
+        if (row[1] && *row[1] == "t") aggregates.insert(*row[0]);
+    }
+    aggregates_.swap(aggregates);
+    builtins_.swap(builtins);
+}
+
+// A function of the dataset's own (or of an extension there) may read any table inside: the
+// server cannot see what its rows are made of.
+bool Classifier::dataset_function(const FuncCall* call) const {
+    if (list_length(call->funcname) > 1) {
+        Node* schema = static_cast<Node*>(list_nth(call->funcname, list_length(call->funcname) - 2));
+        if (!IsA(schema, String) || std::strcmp(strVal(schema), "pg_catalog") != 0) return true;
+    }
+    const char* name = last_name(call->funcname);
+    return name == nullptr || builtins_.count(name) == 0;
+}
+
+void Classifier::judge_calls(const Found& found, SelectFacts& result) {
+    for (const FuncCall* call : found.calls)
+        if (dataset_function(call))
+            mark(result, Level::Raw,
+                 "it calls " + function_name(call) +
+                     "(), a function of the dataset whose rows the server cannot see into");
+}
 
 void mark(SelectFacts& result, Level level, const std::string& why) {
     if (static_cast<int>(level) > static_cast<int>(result.level)) {
@@ -367,10 +408,12 @@ void Classifier::add_from_item(Node* item, Scope& scope, bool inside_aliased_joi
         auto* function = reinterpret_cast<RangeFunction*>(item);
         Found found = collect(reinterpret_cast<Node*>(function->functions));
         judge_sublinks(found, scope, result, true);
+        bool dataset_calls = false;
+        for (const FuncCall* call : found.calls) dataset_calls = dataset_calls || dataset_function(call);
         rel.name = function->alias ? function->alias->aliasname : "";
         rel.known_columns = false;
         // generate_series(1, 10) makes rows of its own; unnest(t.arr) unpacks records.
-        bool from_data = !found.columns.empty() || !found.sublinks.empty();
+        bool from_data = !found.columns.empty() || !found.sublinks.empty() || dataset_calls;
         rel.level = from_data ? Level::Raw : Level::Aggregated;
         rel.unknown_identifying = from_data;
         if (!function->alias && list_length(function->functions) == 1) {
@@ -551,6 +594,7 @@ void Classifier::judge_targets(SelectStmt* stmt, const Scope& scope, SelectFacts
         auto* target = static_cast<ResTarget*>(lfirst(cell));
         Found found = collect(target->val);
         judge_sublinks(found, scope, result, true);
+        judge_calls(found, result);
         bool star = IsA(target->val, ColumnRef) &&
                     IsA(llast(reinterpret_cast<ColumnRef*>(target->val)->fields), A_Star);
         if (star) {

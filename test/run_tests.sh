@@ -112,6 +112,9 @@ INSERT INTO trap."Visits" SELECT g, g % 40, CASE WHEN g % 3 = 0 THEN 'web' ELSE 
   FROM generate_series(1, 400) g;
 INSERT INTO trap."Visits" VALUES (401, 999, 'kiosk');
 GRANT SELECT ON trap."Visits" TO mcp_demo_reader;
+-- A dataset function that hands out whole tables: its rows are raw whatever its call looks like.
+CREATE FUNCTION trap.all_panelists() RETURNS SETOF public.panelists LANGUAGE sql STABLE
+    AS 'SELECT * FROM public.panelists';
 SQL
 [ $? -eq 0 ] || setup_failed "preparing the demo database"
 psql_quiet -d mcp_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION mcp_analytics" \

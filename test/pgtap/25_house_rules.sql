@@ -6,7 +6,7 @@
 -- rule. Legitimate analytical queries come back untouched.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(125);
+SELECT plan(127);
 SET LOCAL client_min_messages = warning;
 SET LOCAL mcp_analytics.profile_on_register = on;
 SET LOCAL mcp_analytics.cache_ttl = 0;
@@ -82,6 +82,8 @@ INSERT INTO evasions VALUES
  ('SELECT * FROM panelists TABLESAMPLE BERNOULLI (50)', 'TABLESAMPLE'),
  ('TABLE panelists', 'TABLE'),
  ('SELECT user_id AS who, count(*) FROM events GROUP BY who', 'GROUP BY an output name for the user id'),
+ ('SELECT * FROM trap.all_panelists()', 'a dataset function in FROM'),
+ ('SELECT trap.all_panelists()', 'a dataset function in the select list'),
  ('SELECT e.user_id, e.app FROM events e WHERE e.user_id IN (SELECT user_id FROM panelists GROUP BY user_id)', 'raw rows filtered by a grouped sub-query');
 SELECT ok(pg_temp.leaked(sql) <= 5, 'at most five raw records: ' || what) FROM evasions ORDER BY what;
 
