@@ -41,7 +41,7 @@ const char* const kInsert =
     "INSERT INTO mcp.query_logs (query_text, query_type, datasets_used, execution_time_ms,"
     "    rows_returned, success, error_message, error_sqlstate, tool_used, mcp_tool, client_name,"
     "    client_version, user_agent, session_id, api_key_id, response_format,"
-    "    response_size_bytes, was_cached)"
+    "    response_size_bytes, was_cached, house_rule, traceparent)"
     " SELECT e ->> 'query_text', e ->> 'query_type',"
     "        ARRAY(SELECT pg_catalog.jsonb_array_elements_text(e -> 'datasets_used')::integer),"
     "        (e ->> 'execution_time_ms')::double precision,"
@@ -52,7 +52,11 @@ const char* const kInsert =
     "        e #>> '{context,user_agent}', e #>> '{context,session_id}',"
     "        (e #>> '{context,api_key_id}')::integer,"
     "        e ->> 'response_format', (e ->> 'response_size_bytes')::integer,"
-    "        (e ->> 'was_cached')::boolean"
+    "        (e ->> 'was_cached')::boolean, e ->> 'house_rule',"
+    // Malformed trace context is dropped, not a failed log write.
+    "        CASE WHEN e #>> '{context,traceparent}' OPERATOR(pg_catalog.~)"
+    "                  '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$'"
+    "             THEN e #>> '{context,traceparent}' END"
     "   FROM pg_catalog.jsonb_array_elements($1::jsonb) AS e";
 
 }  // namespace
@@ -131,6 +135,11 @@ std::string to_json(const Entry& entry, const std::string& context_json) {
     json.Int64(entry.response_size_bytes);
     json.Key("was_cached");
     json.Bool(entry.was_cached);
+    json.Key("house_rule");
+    if (entry.house_rule.empty())
+        json.Null();
+    else
+        json.String(entry.house_rule.c_str());
     json.Key("context");
     json.RawValue(context_json.c_str(), context_json.size(), rapidjson::kObjectType);
     json.EndObject();

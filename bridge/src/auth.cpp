@@ -84,7 +84,8 @@ AuthResult Authenticator::authenticate(const Request& request) {
         return {AuthStatus::missing, {}};
     }
     const std::string client = header_value(request, client_address_header);
-    if (const long long wait = throttle_.refused_for(client); wait > 0 && !is_cached(*secret)) {
+    if (const long long wait = throttle_.refused_for(client);
+        wait > 0 && !verified_before(sha256_hex(*secret))) {
         return {AuthStatus::throttled, {}, wait};
     }
     AuthResult result = check_secret(*secret);
@@ -94,11 +95,9 @@ AuthResult Authenticator::authenticate(const Request& request) {
     return result;
 }
 
-bool Authenticator::is_cached(std::string_view secret) {
-    const std::string key = sha256_hex(secret);
+bool Authenticator::verified_before(const std::string& key) {
     std::lock_guard<std::mutex> lock(mutex_);
-    const auto found = cache_.find(key);
-    return found != cache_.end() && found->second.expires > std::chrono::steady_clock::now();
+    return verified_.count(key) > 0;
 }
 
 AuthResult Authenticator::check_secret(std::string_view secret) {
@@ -128,6 +127,8 @@ AuthResult Authenticator::check_secret(std::string_view secret) {
         return {AuthStatus::unavailable, {}};
     }
     if (rows.rows.empty() || !rows.rows[0][0] || !rows.rows[0][2]) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        verified_.erase(key);  // revoked or expired since
         return {AuthStatus::invalid, {}};
     }
     Identity identity;
@@ -139,6 +140,10 @@ AuthResult Authenticator::check_secret(std::string_view secret) {
         cache_.clear();
     }
     cache_[key] = Cached{identity, now + cache_ttl_};
+    if (verified_.size() >= max_cached_keys) {
+        verified_.clear();
+    }
+    verified_.insert(key);
     return {AuthStatus::ok, identity};
 }
 

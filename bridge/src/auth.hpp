@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "auth_throttle.hpp"
 #include "http_types.hpp"
@@ -43,7 +44,7 @@ public:
     static std::optional<std::string> credential(const Request& request);
 
 private:
-    bool is_cached(std::string_view secret);
+    bool verified_before(const std::string& key);
 
     struct Cached {
         Identity identity;
@@ -55,6 +56,9 @@ private:
     const std::chrono::milliseconds cache_ttl_;
     std::mutex mutex_;
     std::unordered_map<std::string, Cached> cache_;
+    // Hashes of keys the database has accepted since start (bounded): a throttled address may
+    // still present one of them, since guessing is what the throttle stops, not known keys.
+    std::unordered_set<std::string> verified_;
     AuthThrottle throttle_;
 };
 

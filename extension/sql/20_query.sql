@@ -56,7 +56,7 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO mcp.query_logs (query_text, query_type, datasets_used, execution_time_ms,
         rows_returned, success, error_message, error_sqlstate, tool_used, mcp_tool, client_name,
         client_version, user_agent, session_id, api_key_id, response_format,
-        response_size_bytes, was_cached, traceparent)
+        response_size_bytes, was_cached, house_rule, traceparent)
     SELECT entry ->> 'query_text', entry ->> 'query_type',
            ARRAY(SELECT jsonb_array_elements_text(entry -> 'datasets_used')::integer),
            (entry ->> 'execution_time_ms')::double precision,
@@ -68,7 +68,7 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
            entry #>> '{context,user_agent}', entry #>> '{context,session_id}',
            (entry #>> '{context,api_key_id}')::integer,
            entry ->> 'response_format', (entry ->> 'response_size_bytes')::integer,
-           (entry ->> 'was_cached')::boolean,
+           (entry ->> 'was_cached')::boolean, entry ->> 'house_rule',
            -- Malformed trace context is dropped, not a failed log write.
            CASE WHEN entry #>> '{context,traceparent}' ~ '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$'
                 THEN entry #>> '{context,traceparent}' END
@@ -81,7 +81,7 @@ RETURNS jsonb
 AS 'MODULE_PATHNAME', 'mcp_execute_query'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION mcp.execute_query(integer, text, integer, text, jsonb) IS
-'Runs one read-only query on an approved or active dataset and returns {columns, text (markdown or csv) or rows (json), row_count, truncated, execution_time_ms, warnings, cached}. The SQL is parsed by PostgreSQL''s parser and must be one SELECT / WITH ... SELECT / VALUES / TABLE that only reads; it runs in a read-only transaction with mcp_analytics.statement_timeout. A query without GROUP BY, aggregates or DISTINCT returns at most mcp_analytics.max_raw_rows (5) rows. context ({client_name, client_version, user_agent, session_id, api_key_id}) is recorded in mcp.query_logs, as every call is, failed ones included.';
+'Runs one read-only query on an approved or active dataset and returns {columns, text (markdown or csv) or rows (json), row_count, truncated, execution_time_ms, warnings, house_rule, rows_held_back, cached}. The SQL is parsed by PostgreSQL''s parser and must be one SELECT / WITH ... SELECT / VALUES / TABLE that only reads; it runs in a read-only transaction with mcp_analytics.statement_timeout. House rules: at most mcp_analytics.max_raw_rows (5) raw records leave per call however they are packed (rows the server cannot prove to aggregate a group, judged from the parsed query and the dataset profile; collections of raw records are refused), and aggregated rows of groups under mcp_analytics.min_cell_users distinct panelists are held back; house_rule names the rule that changed the answer. context ({client_name, client_version, user_agent, session_id, api_key_id}) is recorded in mcp.query_logs, as every call is, failed ones included.';
 
 CREATE FUNCTION mcp.execute_multi_query(queries jsonb, max_concurrency integer DEFAULT 8,
                                         context jsonb DEFAULT '{}')

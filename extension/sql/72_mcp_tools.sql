@@ -307,7 +307,7 @@ DECLARE
 BEGIN
     SELECT coalesce(jsonb_agg(mcp._dataset_summary(d) ORDER BY d.id), '[]') INTO listed
       FROM mcp.datasets d WHERE d.status IN ('approved', 'active');
-    RETURN jsonb_build_object('text', mcp.context(1), 'structured', jsonb_build_object('datasets', listed));
+    RETURN jsonb_build_object('text', mcp.fence_untrusted(mcp.context(1)), 'structured', jsonb_build_object('datasets', listed));
 END
 $$;
 COMMENT ON FUNCTION mcp._tool_list_datasets(jsonb, jsonb) IS 'Tool list_datasets: live datasets (context level 1)';
@@ -325,7 +325,7 @@ BEGIN
                ORDER BY s.schema_name, s.table_name), '[]')
       INTO tables
       FROM mcp.dataset_schemas s WHERE s.dataset_id = d.id;
-    RETURN jsonb_build_object('text', mcp.context(2, d.id),
+    RETURN jsonb_build_object('text', mcp.fence_untrusted(mcp.context(2, d.id)),
         'structured', jsonb_build_object('dataset', mcp._dataset_summary(d), 'tables', tables));
 END
 $$;
@@ -336,7 +336,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     d          mcp.datasets := mcp._live_dataset((arguments ->> 'dataset_id')::integer);
     table_name text := arguments ->> 'table_name';
-    text_out   text := mcp.context(3, d.id, table_name);
+    text_out   text := mcp.fence_untrusted(mcp.context(3, d.id, table_name));
 BEGIN
     RETURN jsonb_build_object('text', text_out, 'structured', jsonb_build_object(
         'dataset_id', d.id, 'table_name', table_name, 'context', text_out));
@@ -344,14 +344,14 @@ END
 $$;
 COMMENT ON FUNCTION mcp._tool_get_table_detail(jsonb, jsonb) IS 'Tool get_table_detail: one table''s statistics and samples (context level 3)';
 
--- The text the model reads: the table, then what it must know about it.
--- PL/pgSQL for its plan cache, as _tool_available.
+-- The text the model reads: the table inside the untrusted-data fence, then what it must
+-- know about it. PL/pgSQL for its plan cache, as _tool_available.
 CREATE FUNCTION mcp._result_text(result jsonb, format text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN concat_ws(E'\n\n',
-        CASE WHEN format = 'json' THEN coalesce(result -> 'rows', '[]')::text
-             ELSE coalesce(result ->> 'text', '') END,
+        mcp.fence_untrusted(CASE WHEN format = 'json' THEN coalesce(result -> 'rows', '[]')::text
+                                 ELSE coalesce(result ->> 'text', '') END),
         (SELECT string_agg('Warning: ' || w, E'\n')
            FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(result -> 'warnings') = 'array'
                                                THEN result -> 'warnings' ELSE '[]' END) w),
@@ -363,7 +363,7 @@ BEGIN
             CASE WHEN (result ->> 'cached')::boolean THEN 'from cache' END));
 END
 $$;
-COMMENT ON FUNCTION mcp._result_text(jsonb, text) IS 'Internal: an execute_query result as text for the model (table, warnings, row count and time)';
+COMMENT ON FUNCTION mcp._result_text(jsonb, text) IS 'Internal: an execute_query result as text for the model (the table fenced as untrusted data, warnings, row count and time)';
 
 CREATE FUNCTION mcp._tool_execute_query(arguments jsonb, context jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -406,8 +406,8 @@ DECLARE
     result jsonb := mcp.weighted_query((arguments ->> 'dataset_id')::integer, arguments -> 'spec');
 BEGIN
     RETURN jsonb_build_object('text', concat_ws(E'\n\n',
-        mcp._markdown_rows(result -> 'rows', 200,
-                           ARRAY['value', 'se', 'ci_low', 'ci_high', 'base', 'n_eff', 'low_base']),
+        mcp.fence_untrusted(mcp._markdown_rows(result -> 'rows', 200,
+                           ARRAY['value', 'se', 'ci_low', 'ci_high', 'base', 'n_eff', 'low_base'])),
         (SELECT string_agg('Warning: ' || w, E'\n')
            FROM jsonb_array_elements_text(coalesce(result -> 'warnings', '[]')) w)),
         'structured', result);

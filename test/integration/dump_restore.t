@@ -52,7 +52,7 @@ like(scalar $target->selectrow_array('SELECT mcp.test_connection(1)::text'), qr/
 my $register_again = $target->prepare('SELECT mcp.register_dataset($1, $2)');
 ok($register_again->execute('panel_c', $ENV{MCP_DEMO_CONNINFO}), 'registering after restore works');
 is(($register_again->fetchrow_array)[0], 3, 'the id sequence continues where it was');
-is(scalar $target->selectrow_array('SELECT count(*) FROM mcp.setting_defaults'), 5,
+is(scalar $target->selectrow_array('SELECT count(*) FROM mcp.setting_defaults'), 7,
    'shipped defaults are not duplicated by the restore');
 $target->disconnect;
 

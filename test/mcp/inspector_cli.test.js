@@ -49,7 +49,7 @@ test('Inspector CLI calls execute_query on the demo dataset', async () => {
 test('Inspector CLI reads a resource and gets a prompt', async () => {
   let run = await inspector(['--method', 'resources/read', '--uri', `mcp-analytics://datasets/${env.datasetId}/overview`]);
   assert.equal(run.code, 0, run.stderr);
-  assert.match(JSON.parse(run.stdout).contents[0].text, /^# demo_panel/);
+  assert.match(JSON.parse(run.stdout).contents[0].text, /^Untrusted data from the dataset follows[^\n]*\n<untrusted-data id="[0-9a-f]{32}">\n# demo_panel/);
   run = await inspector(['--method', 'prompts/get', '--prompt-name', 'analyze_dataset',
     '--prompt-args', `dataset_id=${env.datasetId}`, 'question=Who buys on CTV?']);
   assert.equal(run.code, 0, run.stderr);
