@@ -44,7 +44,7 @@ include $(PGXS)
 BUILD_DIR  ?= build
 BRIDGE_DIR  = $(BUILD_DIR)/bridge
 
-.PHONY: build bridge test run stop psql clean-data demo deps bench fuzz
+.PHONY: build bridge test run stop psql clean-data demo deps bench fuzz soak
 .DEFAULT_GOAL := build
 build: all bridge
 
@@ -76,6 +76,14 @@ test: deps
 bench:
 	@test/support/install_deps.sh build test bench
 	@test/bench/run_all.sh
+
+# The soak suite at full length (about 10 minutes): load, a metadata database restart,
+# failing datasets, killed workers and hostile clients, with one table of figures. Its short
+# form runs inside make test.
+soak:
+	@test/support/install_deps.sh build test
+	@$(MAKE) -s build
+	@SOAK_MODE=full test/soak/run.sh
 
 run:
 	@test/support/install_deps.sh build

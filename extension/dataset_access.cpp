@@ -23,7 +23,7 @@ std::vector<unsigned char> from_hex_bytea(const std::string& text) {
 }  // namespace
 
 DatasetRecord load_dataset(int dataset_id) {
-    auto rows = spi::query(
+    auto rows = spi::query_saved(
         "SELECT id, name, status, credential_version, connection_ciphertext, "
         "       weight_column_name, user_id_column_name, user_table_name "
         "  FROM mcp.datasets WHERE id = $1::integer AND mcp._may_use_dataset(id)",

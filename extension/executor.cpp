@@ -1,9 +1,11 @@
 #include "executor.hpp"
 
+#include "circuit_breaker.hpp"
 #include "connection_pool.hpp"
 #include "crypto.hpp"
 #include "executor_settings.hpp"
 #include "pg_guard.hpp"
+#include "phase_timings.hpp"
 
 extern "C" {
 #include "miscadmin.h"
@@ -24,21 +26,23 @@ using Clock = std::chrono::steady_clock;
 
 const char* const kCursor = "mcp_rows";
 
-// Where a task is: connecting, then four statements in one read-only transaction.
+// Where a task is: connecting, then one pipeline (BEGIN READ ONLY, SET LOCALs, DECLARE,
+// FETCH, COMMIT, Sync) sent at once and read back: one network round trip per query.
 enum class Phase { Waiting, Connecting, Sending, Reading, Done };
-enum class Step { Begin, Declare, Fetch, Finish };
 
 struct Task {
     Job* job = nullptr;
     Phase phase = Phase::Waiting;
-    Step step = Step::Begin;
+    bool answered = false;  // a statement of the pipeline succeeded: the connection works
     std::unique_ptr<ConnectionParams> params;  // kept while connecting, to scrub messages
     std::optional<RemoteConnection> link;
     PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
     bool from_pool = false;
     bool retried = false;
-    std::optional<PgError> remote_failure;  // first error result of the current step
+    std::optional<PgError> remote_failure;  // first error result of the pipeline
+    bool refused_by_breaker = false;        // never reached for the server: reports nothing
     Clock::time_point started;
+    Clock::time_point step_started;  // of the connection attempt, then of the pipeline
     Clock::time_point deadline;
 };
 
@@ -46,10 +50,27 @@ double ms_since(Clock::time_point start) {
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
+// Whether the dataset's server could be reached, for the circuit breaker: a connection
+// failure says no, an answer (an SQL error included) says yes, and a statement timeout says
+// nothing about the server.
+void report_reachability(const Task& task) {
+    if (task.refused_by_breaker) return;
+    const Job& job = *task.job;
+    if (job.ok) {
+        circuit_breaker::record(job.dataset.id, true);
+        return;
+    }
+    const int sqlstate = job.failure.sqlstate;
+    if (sqlstate == ERRCODE_QUERY_CANCELED) return;
+    const bool connection_failure = ERRCODE_TO_CATEGORY(sqlstate) == ERRCODE_CONNECTION_EXCEPTION;
+    circuit_breaker::record(job.dataset.id, !connection_failure, job.failure.message);
+}
+
 void finish(Task& task) {
     task.job->elapsed_ms = ms_since(task.started);
     task.phase = Phase::Done;
     task.params.reset();
+    report_reachability(task);
 }
 
 void fail(Task& task, int sqlstate, std::string message, std::string detail = {},
@@ -83,7 +104,7 @@ void connect_or_fail(Task& task) {
 
 // A pooled connection may have died while idle (the server restarted): try once afresh.
 bool retry_if_stale(Task& task) {
-    if (!task.from_pool || task.retried || task.step != Step::Begin) return false;
+    if (!task.from_pool || task.retried || task.answered) return false;
     task.retried = true;
     task.link.reset();
     connect_or_fail(task);
@@ -99,41 +120,33 @@ void broken(Task& task, const char* while_doing) {
          reason, "Retry the query; if it fails again, the dataset's server may be down.");
 }
 
-void send_step(Task& task, Step step) {
-    task.step = step;
+// Queues one statement of the pipeline. The extended protocol refuses several statements
+// in one, a second line of defence behind the guard.
+bool queue(PGconn* conn, const std::string& sql) {
+    return PQsendQueryParams(conn, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+}
+
+// The whole transaction in one pipeline: libpq writes it in one go and the server answers
+// it in one go. ISO dates and exact floats make results the same whatever the dataset's
+// defaults; COMMIT closes the cursor. A failing statement makes the server skip the rest up
+// to the Sync, and the failed connection is dropped (fail), so nothing is left open.
+void send_pipeline(Task& task) {
+    task.step_started = Clock::now();
+    task.answered = false;
     task.remote_failure.reset();
     PGconn* conn = task.link->raw();
-    int sent = 0;
-    switch (step) {
-        case Step::Begin: {
-            // ISO dates and exact floats make results the same whatever the dataset's defaults.
-            std::string begin = "BEGIN READ ONLY; SET LOCAL statement_timeout = " +
-                                std::to_string(executor_settings::statement_timeout_ms) +
-                                "; SET LOCAL DateStyle = ISO; SET LOCAL extra_float_digits = 1";
-            sent = PQsendQuery(conn, begin.c_str());
-            task.deadline = Clock::now() +
-                            std::chrono::milliseconds(executor_settings::statement_timeout_ms + 2000);
-            break;
-        }
-        case Step::Declare: {
-            // The extended protocol refuses several statements, a second line of defence
-            // behind the guard; the newline ends a trailing "--" comment.
-            std::string declare =
-                std::string("DECLARE ") + kCursor + " NO SCROLL CURSOR FOR " + task.job->sql + "\n";
-            sent = PQsendQueryParams(conn, declare.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0);
-            break;
-        }
-        case Step::Fetch: {
-            std::string fetch = "FETCH FORWARD " + std::to_string(task.job->row_limit + 1) +
-                                " FROM " + kCursor;
-            sent = PQsendQuery(conn, fetch.c_str());
-            break;
-        }
-        case Step::Finish:
-            sent = PQsendQuery(conn, (std::string("CLOSE ") + kCursor + "; COMMIT").c_str());
-            break;
-    }
-    if (sent != 1) {
+    const bool sent =
+        PQenterPipelineMode(conn) == 1 && queue(conn, "BEGIN READ ONLY") &&
+        queue(conn, "SET LOCAL statement_timeout = " +
+                        std::to_string(executor_settings::statement_timeout_ms)) &&
+        queue(conn, "SET LOCAL DateStyle = ISO") && queue(conn, "SET LOCAL extra_float_digits = 1") &&
+        // The newline ends a trailing "--" comment.
+        queue(conn, std::string("DECLARE ") + kCursor + " NO SCROLL CURSOR FOR " + task.job->sql + "\n") &&
+        queue(conn, "FETCH FORWARD " + std::to_string(task.job->row_limit + 1) + " FROM " + kCursor) &&
+        queue(conn, "COMMIT") && PQpipelineSync(conn) == 1;
+    task.deadline = Clock::now() +
+                    std::chrono::milliseconds(executor_settings::statement_timeout_ms + 2000);
+    if (!sent) {
         broken(task, "sending the query");
         return;
     }
@@ -155,16 +168,35 @@ void start_connect(Task& task) {
         return;
     }
     task.phase = Phase::Connecting;
+    task.step_started = Clock::now();
     task.poll = PGRES_POLLING_WRITING;
     task.deadline = Clock::now() + std::chrono::seconds(task.params->connect_timeout_s());
 }
 
+// An unhealthy dataset is refused at once rather than waited for.
+bool refused_as_unhealthy(Task& task) {
+    const circuit_breaker::Verdict verdict = circuit_breaker::check(task.job->dataset.id);
+    if (verdict.allowed) return false;
+    task.refused_by_breaker = true;
+    char retry[32];
+    snprintf(retry, sizeof retry, "%.0f", verdict.retry_in_s);
+    fail(task, ERRCODE_CONNECTION_FAILURE,
+         "dataset \"" + task.job->dataset.name + "\" is unhealthy: its last " +
+             std::to_string(verdict.failures) + " connection attempts failed",
+         "Last error: " + verdict.last_error,
+         std::string("Calls to it are refused for ") + retry +
+             " s more, then one call probes it again. Query another dataset meanwhile, or "
+             "retry later; an admin can check its server (mcp.dataset_health()).");
+    return true;
+}
+
 void start(Task& task) {
     task.started = Clock::now();
+    if (refused_as_unhealthy(task)) return;
     if (auto pooled = pool::take(task.job->dataset)) {
         task.link.emplace(std::move(*pooled));
         task.from_pool = true;
-        send_step(task, Step::Begin);
+        send_pipeline(task);
     } else {
         connect_or_fail(task);
     }
@@ -199,24 +231,25 @@ void collect_rows(Task& task, const PGresult* result) {
     }
 }
 
-void step_done(Task& task) {
+// The Sync's answer: every statement of the pipeline has answered.
+void pipeline_done(Task& task) {
     task.link->set_busy(false);
     if (task.remote_failure) {
-        if (task.step == Step::Begin && retry_if_stale(task)) return;
+        // Failing before any statement succeeded: a pooled connection the server ended.
+        if (retry_if_stale(task)) return;
         fail(task, *task.remote_failure);
         return;
     }
-    switch (task.step) {
-        case Step::Begin: send_step(task, Step::Declare); break;
-        case Step::Declare: send_step(task, Step::Fetch); break;
-        case Step::Fetch: send_step(task, Step::Finish); break;
-        case Step::Finish:
-            task.job->ok = true;
-            pool::give_back(task.job->dataset, std::move(*task.link));
-            task.link.reset();
-            finish(task);
-            break;
+    PGconn* conn = task.link->raw();
+    if (PQexitPipelineMode(conn) != 1 || PQtransactionStatus(conn) != PQTRANS_IDLE) {
+        broken(task, "finishing the transaction");
+        return;
     }
+    phase_timings::add(phase_timings::remote_pipeline, ms_since(task.step_started));
+    task.job->ok = true;
+    pool::give_back(task.job->dataset, std::move(*task.link));
+    task.link.reset();
+    finish(task);
 }
 
 void read_results(Task& task) {
@@ -225,18 +258,40 @@ void read_results(Task& task) {
         broken(task, "reading results");
         return;
     }
+    // In pipeline mode each statement's results end with a null; the Sync ends them all.
+    bool after_null = false;
     while (!PQisBusy(conn)) {
         PGresult* raw = PQgetResult(conn);
         if (raw == nullptr) {
-            step_done(task);
-            return;
+            if (PQstatus(conn) == CONNECTION_BAD) {
+                broken(task, "reading results");
+                return;
+            }
+            if (after_null) return;  // nothing more queued yet: wait for the socket
+            after_null = true;
+            continue;
         }
+        after_null = false;
         ResultPtr result(raw);
-        ExecStatusType status = PQresultStatus(raw);
-        if (status == PGRES_FATAL_ERROR) {
-            if (!task.remote_failure) task.remote_failure = remote_error(raw, task.job->dataset.name);
-        } else if (status == PGRES_TUPLES_OK && task.step == Step::Fetch) {
-            collect_rows(task, raw);
+        const ExecStatusType status = PQresultStatus(raw);
+        if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) task.answered = true;
+        switch (status) {
+            case PGRES_PIPELINE_SYNC:
+                pipeline_done(task);
+                return;
+            case PGRES_FATAL_ERROR:
+                // A lost connection shows as an error without a SQLSTATE.
+                if (PQstatus(conn) == CONNECTION_BAD) {
+                    broken(task, "reading results");
+                    return;
+                }
+                if (!task.remote_failure) task.remote_failure = remote_error(raw, task.job->dataset.name);
+                break;
+            case PGRES_TUPLES_OK:  // only the FETCH returns rows
+                collect_rows(task, raw);
+                break;
+            default:  // COMMAND_OK, and PIPELINE_ABORTED after a failure
+                break;
         }
     }
 }
@@ -253,7 +308,8 @@ void advance(Task& task) {
                     broken(task, "connecting");
                     return;
                 }
-                send_step(task, Step::Begin);
+                phase_timings::add(phase_timings::remote_connect, ms_since(task.step_started));
+                send_pipeline(task);
             }
             break;
         }
@@ -269,11 +325,16 @@ void advance(Task& task) {
 }
 
 void time_out(Task& task) {
-    if (task.phase == Phase::Connecting)
+    if (task.phase == Phase::Connecting) {
         fail(task, connect_failure(task.link->raw(), *task.params, task.job->dataset.name, true));
-    else
-        fail(task, ERRCODE_QUERY_CANCELED,
-             "query on dataset \"" + task.job->dataset.name + "\" timed out");
+        return;
+    }
+    // The server did not even end the query at its own statement_timeout (set at BEGIN) in
+    // the 2 s since: it is not answering, and a cancel request (which waits for the server to
+    // close it) would hang this backend on it too. Hang up without one.
+    task.link->set_busy(false);
+    fail(task, ERRCODE_QUERY_CANCELED,
+         "query on dataset \"" + task.job->dataset.name + "\" timed out");
 }
 
 // One WaitEventSet per round: sockets change while connecting, and 31 events are cheap.

@@ -9,6 +9,7 @@ namespace mcp::ext::executor_settings {
 
 int statement_timeout_ms = 30000;
 int max_raw_rows = 5;
+int min_cell_users = 5;
 int max_rows = 10000;
 int max_result_bytes = 4 * 1024 * 1024;
 int cache_ttl_s = 300;
@@ -25,6 +26,12 @@ void define() {
         "mcp_analytics.max_raw_rows", "Most rows a query without aggregation may return.",
         "The house rule: never show more than 5 raw rows; aggregate instead.", &max_raw_rows, 5,
         0, 1000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "mcp_analytics.min_cell_users",
+        "Fewest distinct panelists an aggregated row must stand for to be shown.",
+        "Rows of smaller groups are held back and the response says how many; a dataset may "
+        "set its own value (mcp.set_min_cell_users). 1 turns the check off.",
+        &min_cell_users, 5, 1, 1000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("mcp_analytics.max_rows",
                             "Ceiling of the max_rows argument of execute_query.", nullptr,
                             &max_rows, 10000, 1, 1000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);

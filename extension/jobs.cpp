@@ -1,6 +1,7 @@
 #include "jobs.hpp"
 
 #include "jobs_settings.hpp"
+#include "maintenance.hpp"
 #include "llm.hpp"
 #include "pg_guard.hpp"
 #include "pg_values.hpp"
@@ -357,6 +358,7 @@ void serve_database() {
     MemoryContextSwitchTo(scratch);
     WorkerTransactions tx(scratch);
     for (;;) {
+        maintenance::run_in_worker();  // due at start, then every maintenance_interval
         check_for_interrupts();
         worker::reload_config_if_asked();
         if (jobs_settings::job_workers == 0) return;  // background jobs were switched off

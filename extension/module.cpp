@@ -1,7 +1,9 @@
 // Library entry: module magic, _PG_init and the configuration parameters.
+#include "circuit_breaker.hpp"
 #include "executor_settings.hpp"
 #include "gucs.hpp"
 #include "jobs_settings.hpp"
+#include "maintenance.hpp"
 #include "worker.hpp"
 #include "weighting.hpp"
 
@@ -43,7 +45,10 @@ void _PG_init(void) {
     mcp::ext::executor_settings::define();
     mcp::ext::define_weighting_gucs();
     mcp::ext::jobs_settings::define();
+    mcp::ext::maintenance::define();
+    mcp::ext::circuit_breaker::define_settings();
     mcp::ext::worker::register_at_preload();  // launcher + shared memory, preload only
+    mcp::ext::circuit_breaker::register_at_preload();
     // Last: every mcp_analytics.* setting is defined above; any other name is a typo.
 #if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("mcp_analytics");

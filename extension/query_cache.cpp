@@ -110,7 +110,7 @@ std::string key(const DatasetRecord& dataset, const std::string& sql, int row_li
 
 std::optional<Hit> lookup(const std::string& key) {
     if (executor_settings::cache_ttl_s == 0) return std::nullopt;
-    auto rows = spi::query(
+    auto rows = spi::query_saved(
         "SELECT result::text, row_count FROM mcp.query_cache "
         " WHERE cache_key = $1 AND expires_at > pg_catalog.now()",
         {key}, true);
@@ -120,7 +120,7 @@ std::optional<Hit> lookup(const std::string& key) {
 
 void store(const std::string& key, int dataset_id, const std::string& result_json, long rows) {
     if (executor_settings::cache_ttl_s == 0 || XactReadOnly) return;
-    spi::query(
+    spi::query_saved(
         "WITH expired AS (DELETE FROM mcp.query_cache WHERE expires_at <= pg_catalog.now()) "
         "INSERT INTO mcp.query_cache (cache_key, dataset_id, result, row_count, expires_at) "
         "VALUES ($1, $2::integer, $3::jsonb, $4::bigint, "

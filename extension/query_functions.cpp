@@ -4,8 +4,10 @@
 #include "dataset_access.hpp"
 #include "executor.hpp"
 #include "executor_settings.hpp"
+#include "house_rules.hpp"
 #include "pg_guard.hpp"
 #include "pg_values.hpp"
+#include "phase_timings.hpp"
 #include "query_cache.hpp"
 #include "query_guard.hpp"
 #include "query_log.hpp"
@@ -71,6 +73,8 @@ struct Outcome {
     std::string result_json;  // the answer object (ok) — without "cached"
     Failure failure;
     std::string query_type = "raw";
+    std::string house_rule;  // the rule that cut, held back or refused rows, if any
+    long held_back = 0;
     long rows = 0;
     double elapsed_ms = 0;
 };
@@ -102,17 +106,10 @@ std::string sqlstate_text(int sqlstate) {
 }
 
 std::vector<std::string> warnings_for(const Request& request, const executor::Job& job,
-                                      const guard::QueryShape& shape) {
-    std::vector<std::string> warnings;
-    const int raw_cap = executor_settings::max_raw_rows;
-    if (!shape.aggregating && job.more_rows && job.row_limit == raw_cap)
-        warnings.push_back(
-            "Only " + std::to_string(raw_cap) +
-            " rows are shown: this query returns raw rows (no GROUP BY, aggregate or DISTINCT), "
-            "and the house rule is never to show more than " + std::to_string(raw_cap) +
-            " raw rows. Aggregate instead (GROUP BY with count(*), sum(), avg() ...) to see the "
-            "whole data.");
-    else if (job.more_rows)
+                                      const guard::QueryShape& shape,
+                                      const house_rules::Applied& applied) {
+    std::vector<std::string> warnings = applied.warnings;
+    if (job.more_rows && applied.rule != house_rules::kRawRows)
         warnings.push_back("Only the first " + std::to_string(job.row_limit) +
                            " rows are shown; raise max_rows or aggregate further.");
     if (job.byte_capped)
@@ -132,7 +129,8 @@ std::vector<std::string> warnings_for(const Request& request, const executor::Jo
 // The answer object without its timing and cache flag (added per call by with_fields), so
 // that cached answers are stored once and numbers pass through as PostgreSQL wrote them.
 std::string result_json(const Request& request, const executor::Job& job,
-                        const std::vector<std::string>& warnings) {
+                        const std::vector<std::string>& warnings,
+                        const house_rules::Applied& applied) {
     rapidjson::StringBuffer buffer;
     JsonWriter out(buffer);
     out.StartObject();
@@ -169,14 +167,30 @@ std::string result_json(const Request& request, const executor::Job& job,
     out.StartArray();
     for (const auto& warning : warnings) out.String(warning.c_str());
     out.EndArray();
+    out.Key("house_rule");
+    if (applied.rule.empty())
+        out.Null();
+    else
+        out.String(applied.rule.c_str());
+    out.Key("rows_held_back");
+    out.Int64(applied.held_back);
     out.EndObject();
     return buffer.GetString();
+}
+
+// The rule a cached answer was cut by, for the log.
+void cached_rule(Outcome& outcome) {
+    rapidjson::Document cached;
+    if (cached.Parse(outcome.result_json.c_str()).HasParseError() || !cached.IsObject()) return;
+    auto rule = cached.FindMember("house_rule");
+    if (rule != cached.MemberEnd() && rule->value.IsString()) outcome.house_rule = rule->value.GetString();
 }
 
 // Guards, looks up the cache, and prepares the job; or fails the outcome.
 struct Prepared {
     executor::Job job;
     guard::QueryShape shape;
+    house_rules::Plan plan;
     std::string cache_key;
     bool runnable = false;
 };
@@ -184,30 +198,46 @@ struct Prepared {
 Prepared prepare(const Request& request, Outcome& outcome) {
     Prepared prepared;
     try {
-        prepared.job.dataset = load_dataset(request.dataset_id);
+        {
+            phase_timings::Scope timing(phase_timings::dataset_lookup);
+            prepared.job.dataset = load_dataset(request.dataset_id);
+        }
         if (!prepared.job.dataset.is_live())
             throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                           "dataset " + std::to_string(request.dataset_id) + " (\"" +
                               prepared.job.dataset.name + "\") is " + prepared.job.dataset.status +
                               ", not approved or active",
                           {}, "Only approved datasets can be queried; list them with list_datasets.");
+        phase_timings::Scope timing(phase_timings::guard);
         prepared.shape = guard::check_query(request.sql);
+        prepared.plan = house_rules::plan(prepared.job.dataset, request.sql, request.max_rows);
+    } catch (const house_rules::Refusal& error) {
+        outcome.house_rule = house_rules::kRawRows;
+        outcome.failure = Failure{error.sqlstate(), error.what(), error.detail(), error.hint()};
+        return prepared;
     } catch (const PgError& error) {
         outcome.failure = Failure{error.sqlstate(), error.what(), error.detail(), error.hint()};
         return prepared;
     }
-    outcome.query_type = prepared.shape.aggregating ? "aggregated" : "raw";
-    prepared.job.sql = request.sql;
-    prepared.job.row_limit = prepared.shape.aggregating
-                                 ? request.max_rows
-                                 : std::min(request.max_rows, executor_settings::max_raw_rows);
+    outcome.query_type = prepared.plan.raw ? "raw" : "aggregated";
+    prepared.job.sql = prepared.plan.sql;
+    prepared.job.row_limit = prepared.plan.row_limit;
+    // The rules in force are part of the key: a cached answer obeys the rules of today.
+    const std::string format_and_rules =
+        std::string(format::kind_name(request.format)) + "|" + prepared.plan.cache_tag;
     prepared.cache_key = query_cache::key(prepared.job.dataset, request.sql,
-                                          prepared.job.row_limit, format::kind_name(request.format));
-    if (auto hit = query_cache::lookup(prepared.cache_key)) {
+                                          prepared.job.row_limit, format_and_rules.c_str());
+    std::optional<query_cache::Hit> hit;
+    {
+        phase_timings::Scope timing(phase_timings::cache_lookup);
+        hit = query_cache::lookup(prepared.cache_key);
+    }
+    if (hit) {
         outcome.ok = true;
         outcome.cached = true;
         outcome.result_json = hit->result_json;
         outcome.rows = hit->row_count;
+        cached_rule(outcome);
         return prepared;
     }
     prepared.runnable = true;
@@ -221,10 +251,17 @@ void complete(const Request& request, Prepared& prepared, Outcome& outcome) {
         outcome.failure = job.failure;
         return;
     }
+    house_rules::Applied applied = house_rules::apply(prepared.plan, job);
     outcome.ok = true;
     outcome.rows = static_cast<long>(job.rows.size());
-    outcome.result_json =
-        result_json(request, job, warnings_for(request, job, prepared.shape));
+    outcome.house_rule = applied.rule;
+    outcome.held_back = applied.held_back;
+    {
+        phase_timings::Scope timing(phase_timings::format);
+        outcome.result_json =
+            result_json(request, job, warnings_for(request, job, prepared.shape, applied), applied);
+    }
+    phase_timings::Scope timing(phase_timings::cache_store);
     query_cache::store(prepared.cache_key, request.dataset_id, outcome.result_json, outcome.rows);
 }
 
@@ -243,6 +280,7 @@ std::string log_entry(const Request& request, const Outcome& outcome, const std:
     entry.response_format = format::kind_name(request.format);
     entry.response_size_bytes = static_cast<long>(outcome.result_json.size());
     entry.was_cached = outcome.cached;
+    entry.house_rule = outcome.house_rule;
     return query_log::to_json(entry, context);
 }
 
@@ -300,6 +338,8 @@ Datum execute_query(FunctionCallInfo fcinfo) {
                           "execute_query does not take NULL arguments", {},
                           "Give dataset_id, sql, and optionally max_rows, format and context.");
     auto started = Clock::now();
+    phase_timings::Scope whole_call(phase_timings::total);
+    std::optional<phase_timings::Scope> arguments_timing(phase_timings::arguments);
     Request request;
     request.dataset_id = PG_GETARG_INT32(0);
     request.sql = text_argument(fcinfo, 1);
@@ -307,6 +347,7 @@ Datum execute_query(FunctionCallInfo fcinfo) {
     request.format = parse_format(text_argument(fcinfo, 3));
     std::string context = query_log::normalize_context(jsonb_argument_text(fcinfo, 4));
     relax_commit_if_only_logging();
+    arguments_timing.reset();
 
     Outcome outcome;
     Prepared prepared = prepare(request, outcome);
@@ -321,7 +362,10 @@ Datum execute_query(FunctionCallInfo fcinfo) {
         throw PgError(outcome.failure.sqlstate, outcome.failure.message, outcome.failure.detail,
                       outcome.failure.hint);
     }
-    query_log::write({log_entry(request, outcome, context)});
+    {
+        phase_timings::Scope timing(phase_timings::log_write);
+        query_log::write({log_entry(request, outcome, context)});
+    }
     return jsonb_datum(answer_json(outcome, ms_since(started)));
 }
 

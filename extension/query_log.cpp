@@ -36,7 +36,32 @@ struct SharedEntry {
     char json[FLEXIBLE_ARRAY_MEMBER];
 };
 
-const char* const kInsert = "SELECT mcp._log_query(e) FROM jsonb_array_elements($1::jsonb) AS e";
+// One row per entry of a JSON array, in one statement whose plan each backend keeps (the
+// same columns as mcp._log_query, which 0.1.0 called once per row and planned every time).
+const char* const kInsert =
+    "INSERT INTO mcp.query_logs (query_text, query_type, datasets_used, execution_time_ms,"
+    "    rows_returned, success, error_message, error_sqlstate, tool_used, mcp_tool, client_name,"
+    "    client_version, user_agent, session_id, api_key_id, response_format,"
+    "    response_size_bytes, was_cached, house_rule, traceparent, user_id, oauth_client_id)"
+    " SELECT e ->> 'query_text', e ->> 'query_type',"
+    "        ARRAY(SELECT pg_catalog.jsonb_array_elements_text(e -> 'datasets_used')::integer),"
+    "        (e ->> 'execution_time_ms')::double precision,"
+    "        (e ->> 'rows_returned')::integer, (e ->> 'success')::boolean,"
+    "        e ->> 'error_message', e ->> 'error_sqlstate',"
+    "        mcp.client_tool(e #>> '{context,client_name}', e #>> '{context,user_agent}'),"
+    "        e #>> '{context,tool}', e #>> '{context,client_name}', e #>> '{context,client_version}',"
+    "        e #>> '{context,user_agent}', e #>> '{context,session_id}',"
+    "        (e #>> '{context,api_key_id}')::integer,"
+    "        e ->> 'response_format', (e ->> 'response_size_bytes')::integer,"
+    "        (e ->> 'was_cached')::boolean, e ->> 'house_rule',"
+    // Malformed trace context is dropped, not a failed log write.
+    "        CASE WHEN e #>> '{context,traceparent}' OPERATOR(pg_catalog.~)"
+    "                  '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$'"
+    "             THEN e #>> '{context,traceparent}' END,"
+    // The person and OAuth client behind the caller's row, when it is one.
+    "        k.user_id, k.oauth_client_id"
+    "   FROM pg_catalog.jsonb_array_elements($1::jsonb) AS e"
+    "   LEFT JOIN mcp.api_keys k ON k.id = (e #>> '{context,api_key_id}')::integer";
 
 // The caller the bridge set on its connection (setting mcp.caller, see mcp._caller_api_key):
 // written into the entry, because a log row written autonomously is written by another
@@ -58,7 +83,7 @@ std::string normalize_context(const std::string& context_text) {
                       "Give {} or {\"client_name\": \"...\", \"client_version\": \"...\", "
                       "\"user_agent\": \"...\", \"session_id\": \"...\", \"api_key_id\": 1}.");
     static const char* const text_keys[] = {"client_name", "client_version", "user_agent",
-                                            "session_id", "tool"};
+                                            "session_id", "tool", "traceparent"};
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> out(buffer);
     out.StartObject();
@@ -132,6 +157,11 @@ std::string to_json(const Entry& entry, const std::string& context_json) {
     json.Int64(entry.response_size_bytes);
     json.Key("was_cached");
     json.Bool(entry.was_cached);
+    json.Key("house_rule");
+    if (entry.house_rule.empty())
+        json.Null();
+    else
+        json.String(entry.house_rule.c_str());
     json.Key("context");
     json.RawValue(context_json.c_str(), context_json.size(), rapidjson::kObjectType);
     json.EndObject();
@@ -146,7 +176,7 @@ void write(const std::vector<std::string>& entries_json) {
         array += entries_json[i];
     }
     array += ']';
-    spi::query(kInsert, {array});
+    spi::query_saved(kInsert, {array});
 }
 
 void write_autonomously(const std::string& entry_json) {

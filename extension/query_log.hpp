@@ -20,6 +20,7 @@ struct Entry {
     std::string response_format;
     long response_size_bytes = 0;
     bool was_cached = false;
+    std::string house_rule;  // raw_rows | min_cells | empty: no rule changed the answer
 };
 
 // The caller's identity for the log from a JSON object: only the known keys (client_name,

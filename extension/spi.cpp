@@ -2,6 +2,8 @@
 
 #include "pg_guard.hpp"
 
+#include <unordered_map>
+
 extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -31,31 +33,32 @@ public:
     Connection& operator=(const Connection&) = delete;
 };
 
-}  // namespace
+// Parameters as text Datums (palloc'd in the caller's SPI context).
+struct Bound {
+    std::vector<Oid> types;
+    std::vector<Datum> values;
+    std::vector<char> nulls;
+};
 
-std::vector<Row> query(const std::string& sql, const std::vector<Value>& params, bool read_only) {
-    Connection connection;
-    const int count = static_cast<int>(params.size());
-    std::vector<Oid> types(count, TEXTOID);
-    std::vector<Datum> values(count);
-    std::vector<char> nulls(count, ' ');
-    for (int i = 0; i < count; ++i) {
+Bound bind(const std::vector<Value>& params) {
+    const size_t count = params.size();
+    Bound bound{std::vector<Oid>(count, TEXTOID), std::vector<Datum>(count), std::vector<char>(count, ' ')};
+    for (size_t i = 0; i < count; ++i) {
         if (!params[i]) {
-            nulls[i] = 'n';
+            bound.nulls[i] = 'n';
             continue;
         }
         const std::string& text = *params[i];
-        values[i] = pg_call([&] {
+        bound.values[i] = pg_call([&] {
             return PointerGetDatum(cstring_to_text_with_len(text.data(), (int)text.size()));
         });
     }
-    int status = pg_call([&] {
-        return SPI_execute_with_args(sql.c_str(), count, types.data(), values.data(), nulls.data(),
-                                     read_only, 0);
-    });
+    return bound;
+}
+
+std::vector<Row> collect(int status, const char* sql) {
     if (status < 0)
-        throw PgError(ERRCODE_INTERNAL_ERROR, "SPI failed (" + std::to_string(status) + ")",
-                      sql);
+        throw PgError(ERRCODE_INTERNAL_ERROR, "SPI failed (" + std::to_string(status) + ")", sql);
     std::vector<Row> rows;
     if (SPI_tuptable == nullptr) return rows;
     const uint64 row_count = SPI_processed;
@@ -72,6 +75,47 @@ std::vector<Row> query(const std::string& sql, const std::vector<Value>& params,
         rows.push_back(std::move(row));
     }
     return rows;
+}
+
+// Saved plans of the hot-path statements, for the life of the backend. SPI_keepplan moves a
+// plan under CacheMemoryContext; PostgreSQL's plan cache revalidates it after DDL.
+std::unordered_map<const char*, SPIPlanPtr>& saved_plans() {
+    static std::unordered_map<const char*, SPIPlanPtr> plans;
+    return plans;
+}
+
+}  // namespace
+
+std::vector<Row> query(const std::string& sql, const std::vector<Value>& params, bool read_only) {
+    Connection connection;
+    Bound bound = bind(params);
+    int status = pg_call([&] {
+        return SPI_execute_with_args(sql.c_str(), static_cast<int>(params.size()), bound.types.data(),
+                                     bound.values.data(), bound.nulls.data(), read_only, 0);
+    });
+    return collect(status, sql.c_str());
+}
+
+std::vector<Row> query_saved(const char* sql, const std::vector<Value>& params, bool read_only) {
+    Connection connection;
+    Bound bound = bind(params);
+    auto& plans = saved_plans();
+    auto found = plans.find(sql);
+    if (found == plans.end()) {
+        SPIPlanPtr plan = pg_call([&] {
+            SPIPlanPtr prepared = SPI_prepare(sql, static_cast<int>(params.size()), bound.types.data());
+            if (prepared == nullptr)
+                elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+            SPI_keepplan(prepared);
+            return prepared;
+        });
+        found = plans.emplace(sql, plan).first;
+    }
+    SPIPlanPtr plan = found->second;
+    int status = pg_call([&] {
+        return SPI_execute_plan(plan, bound.values.data(), bound.nulls.data(), read_only, 0);
+    });
+    return collect(status, sql);
 }
 
 Value query_value(const std::string& sql, const std::vector<Value>& params) {

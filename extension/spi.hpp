@@ -18,6 +18,12 @@ using Row = std::vector<Value>;
 std::vector<Row> query(const std::string& sql, const std::vector<Value>& params = {},
                        bool read_only = false);
 
+// As query, for the few statements of the per-call hot path: the statement (a string
+// literal, identified by its address) is planned once per backend and the plan is kept.
+// The parameter count must be the same on every call.
+std::vector<Row> query_saved(const char* sql, const std::vector<Value>& params = {},
+                             bool read_only = false);
+
 // The first column of the first row, or nullopt when there is no row.
 Value query_value(const std::string& sql, const std::vector<Value>& params = {});
 

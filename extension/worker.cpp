@@ -4,6 +4,7 @@
 
 #include "jobs.hpp"
 #include "jobs_settings.hpp"
+#include "maintenance.hpp"
 #include "pg_guard.hpp"
 
 extern "C" {
@@ -411,9 +412,18 @@ void launcher_loop() {
     }
     pg_call([] { on_shmem_exit(launcher_exit, 0); });
     request_every_database();
+    TimestampTz last_maintenance = GetCurrentTimestamp();
     for (;;) {
         reap_workers();
+        // Retention runs in job workers: every database gets a look each interval.
+        long interval_ms = maintenance::maintenance_interval_s * 1000L;
+        if (interval_ms > 0 &&
+            TimestampDifferenceExceeds(last_maintenance, GetCurrentTimestamp(), interval_ms)) {
+            request_every_database();
+            last_maintenance = GetCurrentTimestamp();
+        }
         long nap_ms = start_needed_workers();
+        if (interval_ms > 0) nap_ms = std::min(nap_ms, interval_ms);
         pg_call([&] {
             (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, nap_ms,
                             PG_WAIT_EXTENSION);

@@ -49,6 +49,24 @@ public:
         }
         return {{}, {BackendError::Kind::invalid_params, "no"}};
     }
+    BackendResult complete(const CallerContext&, std::string_view, std::string_view,
+                           std::string_view) override {
+        return {R"({"completion":{"values":["1"],"total":1,"hasMore":false}})", {}};
+    }
+    BackendResult subscribe_resource(const CallerContext&, std::string_view uri, bool) override {
+        if (uri == "u") {
+            return {"true", {}};
+        }
+        return {{}, {BackendError::Kind::invalid_params, "no"}};
+    }
+    BackendResult create_task(const CallerContext&, std::string_view, std::string_view) override {
+        return {R"({"taskId":"0123456789abcdef0123456789abcdef","status":"working"})", {}};
+    }
+    BackendResult run_task(const CallerContext&, std::string_view) override { return {"completed", {}}; }
+    BackendResult get_task(const CallerContext&, std::string_view) override {
+        return {{}, {BackendError::Kind::not_found, {}}};
+    }
+    BackendResult cancel_task(const CallerContext&, std::string_view) override { return {"false", {}}; }
     std::optional<std::string> open_session(const Identity&, const NewSession&) override {
         return std::string(64, 'a');
     }

@@ -8,10 +8,13 @@
 #include "cors.hpp"
 #include "event_streams.hpp"
 #include "health_routes.hpp"
+#include "host_policy.hpp"
 #include "hot_reload.hpp"
 #include "http_server.hpp"
 #include "mcp_dispatch.hpp"
 #include "mcp_http.hpp"
+#include "mcp_listen.hpp"
+#include "mcp_tasks.hpp"
 #include "mcp_stdio.hpp"
 #include "oauth_routes.hpp"
 #include "metrics.hpp"
@@ -20,6 +23,7 @@
 #include "pg_pool.hpp"
 #include "rest_routes.hpp"
 #include "sql_backend.hpp"
+#include "unreached_calls.hpp"
 #include "ui_routes.hpp"
 
 namespace mcp::bridge {
@@ -49,7 +53,7 @@ void append_counter(std::string& out, const char* name, const char* help, std::u
 
 // What OAuth access tokens are bound to: this bridge's MCP endpoint; empty without OAuth.
 std::string oauth_resource(const Config& config) {
-    return config.public_url.empty() ? std::string() : config.public_url + "/mcp";
+    return config.proxy_trust.public_url.empty() ? std::string() : config.proxy_trust.public_url + "/mcp";
 }
 
 }  // namespace
@@ -63,19 +67,27 @@ struct App::Parts {
           health(config.database_url),
           pool(config.database_url, pool_options(config)),
           auth(pool, config.auth_cache_ttl, oauth_resource(config),
-               config.public_url.empty() ? std::string()
-                                         : config.public_url + "/.well-known/oauth-protected-resource/mcp"),
-          backend(pool, logger, config.session_idle_timeout),
+               config.proxy_trust.public_url.empty()
+                   ? std::string()
+                   : config.proxy_trust.public_url + "/.well-known/oauth-protected-resource/mcp"),
+          unreached(pool, logger),
+          backend(pool, logger, config.session_idle_timeout, &unreached),
           dispatcher(backend, in_flight, McpDispatcher::Options{}, &metrics),
           origins(config.allowed_origins),
-          hot_reload(config.database_url, backend, auth, streams, metrics, logger),
-          mcp_deps{dispatcher, backend, auth, origins, streams, metrics, pool.configured()},
+          hot_reload(config.database_url, backend, auth, streams, metrics, logger, &listeners),
+          hosts(config.listen.host, config.allowed_hosts),
+          mcp_deps{dispatcher, backend, auth, origins, streams, metrics, pool.configured(), &hosts, &listeners},
           rest_deps{pool, auth, origins, metrics},
           ui_deps{pool},
-          oauth_deps{pool, config.public_url, oauth_resource(config)},
+          oauth_deps{pool, config.proxy_trust.public_url, oauth_resource(config)},
           server(config, build_router(), logger, announce,
                  [this](const RequestRecord& record) { observe(record); }) {
+        dispatcher.set_task_runner(&tasks);
         register_collectors();
+        // Sessions are cached only while the NOTIFYs that end them can arrive.
+        backend.watch_sessions([this] { return hot_reload.listening(); });
+        auth.set_metrics(&metrics);
+        backend.set_metrics(&metrics);
     }
 
     Router build_router() {
@@ -85,7 +97,7 @@ struct App::Parts {
         add_mcp_routes(router, mcp_deps);
         add_rest_routes(router, rest_deps);
         add_ui_routes(router, ui_deps);
-        if (!config.public_url.empty()) {
+        if (!config.proxy_trust.public_url.empty()) {
             add_oauth_routes(router, oauth_deps);
         }
         return router;
@@ -94,6 +106,17 @@ struct App::Parts {
     void observe(const RequestRecord& record) {
         metrics.http_request(record.route.empty() ? "unmatched" : record.route, record.method,
                              record.status, record.duration_ms / 1000.0);
+        const std::pair<double, Metrics::Phase> phases[] = {
+            {record.read_s, Metrics::Phase::http_read},
+            {record.queue_s, Metrics::Phase::queue_wait},
+            {record.handler_s, Metrics::Phase::handler},
+            {record.reply_wait_s, Metrics::Phase::reply_wait},
+            {record.write_s, Metrics::Phase::http_write}};
+        for (const auto& [seconds, phase] : phases) {
+            if (seconds >= 0) {
+                metrics.phase(phase, seconds);
+            }
+        }
     }
 
     void register_collectors() {
@@ -117,7 +140,8 @@ struct App::Parts {
                            "Failed attempts to connect to the metadata database.",
                            static_cast<std::uint64_t>(stats.connect_failures));
             append_gauge(out, "mcp_bridge_event_streams", "Open server-to-client event streams.",
-                         static_cast<std::uint64_t>(streams.open_streams()));
+                         static_cast<std::uint64_t>(streams.open_streams() +
+                                                    listeners.open_streams()));
             append_gauge(out, "mcp_bridge_listening",
                          "1 when LISTEN mcp_analytics is active (hot reload works).",
                          hot_reload.listening() ? 1 : 0);
@@ -130,12 +154,16 @@ struct App::Parts {
     PgHealth health;
     PgPool pool;
     Authenticator auth;
+    UnreachedCalls unreached;
     SqlBackend backend;
     InFlightRequests in_flight;
     McpDispatcher dispatcher;
+    TaskRunner tasks{backend};
     StreamHub streams;
+    ListenHub listeners;
     OriginPolicy origins;
     HotReload hot_reload;
+    HostPolicy hosts;
     McpHttpDeps mcp_deps;
     RestDeps rest_deps;
     UiDeps ui_deps;
@@ -153,6 +181,7 @@ App::~App() {
 }
 
 void App::start() {
+    parts_->unreached.start();
     parts_->hot_reload.start();
     parts_->server.start();
 }
@@ -162,17 +191,22 @@ std::uint16_t App::port() const { return parts_->server.port(); }
 bool App::stop(std::chrono::milliseconds timeout) {
     // Event streams have no end of their own: end them, then let requests in flight finish.
     parts_->streams.close_all();
+    parts_->listeners.close_all();
+    parts_->tasks.stop();
     const bool graceful = parts_->server.stop(timeout);
     parts_->hot_reload.stop();
+    parts_->unreached.stop();  // after the last request: its calls get their rows too
     return graceful;
 }
 
 int App::run_stdio(std::istream& in, std::ostream& out) {
+    parts_->unreached.start();
     parts_->hot_reload.start();
     StdioServer server(parts_->dispatcher, parts_->backend, parts_->auth, parts_->streams,
                        parts_->logger, parts_->config.workers);
     const int code = server.run(parts_->config.api_key, in, out);
     parts_->hot_reload.stop();
+    parts_->unreached.stop();
     return code;
 }
 

@@ -6,7 +6,10 @@
 #include <cctype>
 
 #include "mcp_protocol.hpp"
+#include "http_headers.hpp"
+#include "metrics.hpp"
 #include "pg_pool.hpp"
+#include "proxy_trust.hpp"
 #include "responses.hpp"
 
 namespace mcp::bridge {
@@ -85,13 +88,28 @@ AuthResult Authenticator::authenticate(const Request& request) {
     if (!secret) {
         return {AuthStatus::missing, {}};
     }
-    return check_secret(*secret);
+    const std::string client = header_value(request, client_address_header);
+    if (const long long wait = throttle_.refused_for(client);
+        wait > 0 && !verified_before(sha256_hex(*secret))) {
+        return {AuthStatus::throttled, {}, wait};
+    }
+    AuthResult result = check_secret(*secret);
+    if (result.status == AuthStatus::invalid) {
+        throttle_.record_failure(client);
+    }
+    return result;
+}
+
+bool Authenticator::verified_before(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return verified_.count(key) > 0;
 }
 
 AuthResult Authenticator::check_secret(std::string_view secret) {
     if (secret.empty() || secret.size() > max_secret_bytes) {
         return {AuthStatus::invalid, {}};
     }
+    PhaseTimer timing(metrics_, Metrics::Phase::auth);
     const std::string key = sha256_hex(secret);
     const auto now = std::chrono::steady_clock::now();
     {
@@ -118,6 +136,8 @@ AuthResult Authenticator::check_secret(std::string_view secret) {
         return {AuthStatus::unavailable, {}};
     }
     if (rows.rows.empty() || !rows.rows[0][0] || !rows.rows[0][2]) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        verified_.erase(key);  // revoked or expired since
         return {AuthStatus::invalid, {}};
     }
     Identity identity;
@@ -133,6 +153,10 @@ AuthResult Authenticator::check_secret(std::string_view secret) {
         cache_.clear();
     }
     cache_[key] = Cached{identity, now + ttl};
+    if (verified_.size() >= max_cached_keys) {
+        verified_.clear();
+    }
+    verified_.insert(key);
     return {AuthStatus::ok, identity};
 }
 
@@ -145,8 +169,21 @@ void Authenticator::forget_all() {
 
 namespace mcp::bridge {
 
-Response auth_failure_response(AuthStatus status, bool jsonrpc,
+Response auth_failure_response(const AuthResult& auth, bool jsonrpc,
                                std::string_view resource_metadata_url) {
+    const AuthStatus status = auth.status;
+    if (status == AuthStatus::throttled) {
+        const std::string wait = std::to_string(auth.retry_after_s);
+        const std::string text = "too many failed authentication attempts from this address; retry in " +
+                                 wait + " s";
+        rapidjson::Value null_id;
+        Response response = json_response(
+            http::status::too_many_requests,
+            jsonrpc ? rpc_error_message(null_id, rpc_error::bad_request, "Too Many Requests: " + text)
+                    : json_error(http::status::too_many_requests, text).body());
+        response.set(http::field::retry_after, wait);
+        return response;
+    }
     const bool unavailable = status == AuthStatus::unavailable;
     const bool oauth = !resource_metadata_url.empty();
     const char* text = unavailable ? "the metadata database is not reachable; try again shortly"

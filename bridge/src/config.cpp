@@ -134,9 +134,9 @@ std::string apply_switch(bool Config::*member, Config& config, const std::string
     return {};
 }
 
-std::string apply_origins(Config& config, const std::string& value) {
-    config.allowed_origins.clear();
-    std::string_view rest(value);
+// The non-empty items of a comma-separated list, trimmed.
+std::vector<std::string_view> list_items(std::string_view rest) {
+    std::vector<std::string_view> items;
     while (!rest.empty()) {
         const auto comma = rest.find(',');
         std::string_view item = rest.substr(0, comma);
@@ -147,9 +147,16 @@ std::string apply_origins(Config& config, const std::string& value) {
         while (!item.empty() && item.back() == ' ') {
             item.remove_suffix(1);
         }
-        if (item.empty()) {
-            continue;
+        if (!item.empty()) {
+            items.push_back(item);
         }
+    }
+    return items;
+}
+
+std::string apply_origins(Config& config, const std::string& value) {
+    config.allowed_origins.clear();
+    for (const std::string_view item : list_items(value)) {
         if (item != "*" && item.find("://") == std::string_view::npos) {
             return "expected a comma-separated list of origins such as https://app.example.com, or *";
         }
@@ -158,20 +165,23 @@ std::string apply_origins(Config& config, const std::string& value) {
     return {};
 }
 
+std::string apply_trusted_proxies(Config& config, const std::string& value) {
+    return parse_trusted_proxies(value, config.proxy_trust).value_or(std::string());
+}
+
 std::string apply_public_url(Config& config, const std::string& value) {
-    std::string url = value;
-    while (!url.empty() && url.back() == '/') {
-        url.pop_back();
+    return parse_public_url(value, config.proxy_trust.public_url).value_or(std::string());
+}
+
+std::string apply_hosts(Config& config, const std::string& value) {
+    config.allowed_hosts.clear();
+    for (const std::string_view item : list_items(value)) {
+        if (item != "*" && (item.find('/') != std::string_view::npos ||
+                            item.find_first_of(" \t@?#") != std::string_view::npos)) {
+            return "expected a comma-separated list of host names such as mcp.example.com, or *";
+        }
+        config.allowed_hosts.emplace_back(item);
     }
-    const bool https = url.rfind("https://", 0) == 0;
-    const bool http = url.rfind("http://", 0) == 0;
-    const std::size_t host_start = https ? 8 : 7;
-    if ((!https && !http) || url.size() <= host_start ||
-        url.find_first_of("?#@ \t", host_start) != std::string::npos) {
-        return "expected the bridge's base URL, such as https://mcp.example.com (no query, "
-               "fragment or user info)";
-    }
-    config.public_url = url;
     return {};
 }
 
@@ -226,13 +236,23 @@ const std::vector<Setting>& settings() {
         {"--sse-heartbeat", "MCP_BRIDGE_SSE_HEARTBEAT", "DURATION",
          "interval of keep-alive comments on idle event streams (default 15s)", false,
          duration([](Config& c, std::chrono::milliseconds d) { c.limits.sse_heartbeat = d; })},
-        {"--public-url", "MCP_BRIDGE_PUBLIC_URL", "URL",
-         "the URL clients reach this bridge at, e.g. https://mcp.example.com; turns on OAuth "
-         "sign-in for MCP clients (ChatGPT, Claude) with this URL as issuer (default: none, "
-         "API keys only)", false, apply_public_url},
         {"--allowed-origins", "MCP_BRIDGE_ALLOWED_ORIGINS", "LIST",
          "browser origins allowed to call /mcp and /api besides loopback ones, comma-separated, "
          "or * (default: none)", false, apply_origins},
+        {"--trusted-proxies", "MCP_BRIDGE_TRUSTED_PROXIES", "LIST",
+         "peers whose X-Forwarded-Proto/-Host and Forwarded headers count (TLS proxies): addresses "
+         "and networks, comma-separated, or * when only a proxy can reach the bridge (default: none)",
+         false, apply_trusted_proxies},
+        {"--public-url", "MCP_BRIDGE_PUBLIC_URL", "URL",
+         "the URL clients reach the bridge at, such as https://analytics.example.com: its scheme "
+         "and host are believed over any header, it is used in links, and it turns on OAuth "
+         "sign-in for MCP clients (ChatGPT, Claude) with this URL as issuer (default: none, "
+         "API keys only)",
+         false, apply_public_url},
+        {"--allowed-hosts", "MCP_BRIDGE_ALLOWED_HOSTS", "LIST",
+         "Host header names /mcp answers besides localhost, 127.0.0.1 and [::1], "
+         "comma-separated, or * for any; checked always on a loopback listener, on others "
+         "only when set (default: none)", false, apply_hosts},
         {"--stdio", "MCP_BRIDGE_STDIO", "",
          "serve one MCP session on stdin/stdout (desktop clients) instead of HTTP; the API key "
          "comes from the environment variable MCP_API_KEY", false,

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "proxy_trust.hpp"
+
 namespace mcp::bridge {
 
 // Protocol limits. They bound the memory and the time one client can take from the server.
@@ -45,13 +47,16 @@ struct Config {
     // MCP and API.
     std::chrono::milliseconds auth_cache_ttl{10'000};
     std::chrono::seconds session_idle_timeout{24 * 3600};
-    // The URL clients reach this bridge at (https://mcp.example.com), without a trailing
-    // slash. When set, the bridge is an OAuth 2.1 authorization server for MCP clients: it is
-    // the issuer, and its /mcp endpoint the resource tokens are bound to. Empty: API keys only,
-    // and no OAuth discovery is advertised.
-    std::string public_url;
     // Origins allowed besides loopback ones and the bridge's own; "*" allows any.
     std::vector<std::string> allowed_origins;
+    // Which peers may say the client's scheme and host (X-Forwarded-*, Forwarded), and the
+    // public URL clients use (links, Secure cookies). When the public URL is set, the bridge
+    // is also an OAuth 2.1 authorization server for MCP clients: the URL is the issuer, and its
+    // /mcp endpoint the resource tokens are bound to; unset, API keys only and no OAuth
+    // discovery is advertised.
+    ProxyTrust proxy_trust;
+    // Host names /mcp answers besides loopback ones (DNS rebinding); "*" allows any.
+    std::vector<std::string> allowed_hosts;
     // Serve one MCP session on stdin/stdout instead of HTTP.
     bool stdio = false;
     // The API key of the stdio session, from MCP_API_KEY only (flags show in `ps`).

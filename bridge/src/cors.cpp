@@ -9,7 +9,7 @@ namespace {
 constexpr const char* allow_methods = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 constexpr const char* allow_headers =
     "Content-Type, Accept, Authorization, X-API-Key, Mcp-Session-Id, MCP-Protocol-Version, "
-    "Last-Event-ID";
+    "Last-Event-ID, Mcp-Method, Mcp-Name";
 constexpr const char* expose_headers = "Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate";
 
 std::optional<std::string_view> origin_of(const Request& request) {

@@ -171,4 +171,18 @@ std::size_t StreamHub::open_streams() const {
     return count;
 }
 
+std::vector<std::string> StreamHub::sessions() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& [session, list] : streams_) {
+        for (const auto& weak : list) {
+            if (auto channel = weak.lock(); channel && !channel->closed()) {
+                out.push_back(session);
+                break;
+            }
+        }
+    }
+    return out;
+}
+
 }  // namespace mcp::bridge

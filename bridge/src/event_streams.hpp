@@ -54,6 +54,8 @@ public:
     std::size_t broadcast(const std::string& message);
     bool send(const std::string& session_id, const std::string& message);
     std::size_t open_streams() const;
+    // The sessions with at least one open stream here.
+    std::vector<std::string> sessions() const;
 
 private:
     std::vector<std::shared_ptr<EventChannel>> live_locked(const std::string& session_id);

@@ -27,6 +27,15 @@ Response healthz_response(const HealthReport& report) {
         writer.Key("latency_ms");
         writer.Double(report.latency_ms);
     }
+    if (!report.extension_version.empty()) {
+        writer.Key("extension_version");
+        writer.String(report.extension_version.c_str(),
+                      static_cast<rapidjson::SizeType>(report.extension_version.size()));
+    }
+    if (!report.problem.empty()) {
+        writer.Key("error");
+        writer.String(report.problem.c_str(), static_cast<rapidjson::SizeType>(report.problem.size()));
+    }
     writer.EndObject();
     return json_response(ok ? http::status::ok : http::status::service_unavailable,
                          std::string(buffer.GetString(), buffer.GetSize()));

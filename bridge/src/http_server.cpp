@@ -46,7 +46,9 @@ struct HttpServer::Impl {
                                                    handler_pool.get_executor(),
                                                    std::move(observer))),
           acceptor(net::make_strand(io)),
-          retry_timer(acceptor.get_executor()) {}
+          retry_timer(acceptor.get_executor()) {
+        context->proxy_trust = config.proxy_trust;
+    }
 
     void start();
     void accept_next();

@@ -52,7 +52,13 @@ HttpSession::HttpSession(tcp::socket socket, std::shared_ptr<SessionContext> con
       // The first request's clock starts at accept: a client that connects and says nothing
       // is as slow as one that stops half-way.
       request_deadline_(std::chrono::steady_clock::now() + context_->limits.read_timeout),
-      heartbeat_(stream_.get_executor()) {}
+      heartbeat_(stream_.get_executor()) {
+    boost::system::error_code ec;
+    const auto remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) {
+        peer_ = remote.address();  // else unspecified (0.0.0.0): trusted only under "*"
+    }
+}
 
 HttpSession::~HttpSession() {
     if (channel_) {
@@ -93,6 +99,7 @@ void HttpSession::wait_for_request() {
     log_method_.clear();
     log_path_.clear();
     log_fields_ = {};
+    handler_started_ = handler_ended_ = {};
     if (buffer_.size() > 0) {
         // A pipelined request is already here; its clock starts now.
         return on_first_bytes({}, 0);
@@ -175,14 +182,19 @@ void HttpSession::on_read_error(beast::error_code ec) {
 void HttpSession::dispatch_request() {
     request_ = parser_->release();
     parser_.reset();
+    apply_proxy_trust(request_, peer_, context_->proxy_trust);
     log_method_ = std::string(request_.method_string());
     log_path_ = std::string(path_without_query(request_.target()));
     head_request_ = request_.method() == http::verb::head;
     keep_alive_requested_ = request_.keep_alive();
     version_ = request_.version();
     phase_ = Phase::handling;
+    parsed_at_ = std::chrono::steady_clock::now();
+    handler_started_ = handler_ended_ = {};
     net::post(context_->handler_executor, [self = shared_from_this()] {
+        self->handler_started_ = std::chrono::steady_clock::now();
         Reply reply = self->run_handler();
+        self->handler_ended_ = std::chrono::steady_clock::now();
         net::post(self->stream_.get_executor(), [self, reply = std::move(reply)]() mutable {
             self->write_reply(std::move(reply));
         });
@@ -245,6 +257,7 @@ void HttpSession::write_response(Response response) {
         response.body().clear();
     }
     response_ = std::move(response);
+    write_started_ = std::chrono::steady_clock::now();
     // A client that stops reading its answer is cut off like one that stops sending.
     stream_.expires_after(context_->limits.read_timeout);
     http::async_write(stream_, response_,
@@ -277,6 +290,14 @@ void HttpSession::log_request() {
     record.tool = log_fields_.tool;
     record.client = log_fields_.client;
     record.api_key_id = log_fields_.api_key_id;
+    if (phase_ == Phase::writing && handler_ended_ != std::chrono::steady_clock::time_point{}) {
+        const auto seconds = [](auto from, auto to) { return std::chrono::duration<double>(to - from).count(); };
+        record.read_s = seconds(request_started_, parsed_at_);
+        record.queue_s = seconds(parsed_at_, handler_started_);
+        record.handler_s = seconds(handler_started_, handler_ended_);
+        record.reply_wait_s = seconds(handler_ended_, write_started_);
+        record.write_s = seconds(write_started_, now);
+    }
     context_->logger.request(record);
     if (context_->observer) {
         context_->observer(record);

@@ -22,6 +22,7 @@
 #include "connection_tracker.hpp"
 #include "http_types.hpp"
 #include "logger.hpp"
+#include "proxy_trust.hpp"
 #include "router.hpp"
 
 namespace mcp::bridge {
@@ -40,6 +41,8 @@ struct SessionContext {
     // Handlers may block on the database; they run here, never on an I/O thread.
     boost::asio::thread_pool::executor_type handler_executor;
     ConnectionTracker tracker;
+    // Which peers' forwarding headers count; applied to every request before its handler.
+    ProxyTrust proxy_trust;
 };
 
 // One client connection: reads requests one at a time, hands each to the router on the
@@ -91,6 +94,7 @@ private:
     boost::beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     Request request_;
+    boost::asio::ip::address peer_;  // the connection's remote address (a proxy, or the client)
     Response response_;
     Phase phase_ = Phase::waiting;
     bool first_request_ = true;
@@ -102,6 +106,9 @@ private:
     std::string log_method_;
     std::string log_path_;
     std::chrono::steady_clock::time_point request_started_;
+    // Phase marks of the request in flight, for the phase histograms.
+    std::chrono::steady_clock::time_point parsed_at_, handler_started_, handler_ended_,
+        write_started_;
     std::chrono::steady_clock::time_point request_deadline_;
     std::size_t drained_bytes_ = 0;
     std::array<char, 4096> drain_buffer_{};

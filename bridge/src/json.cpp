@@ -1,5 +1,9 @@
 #include "json.hpp"
 
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
 #include <utility>
 #include <vector>
 
@@ -12,36 +16,79 @@ std::string to_json(const rapidjson::Value& value) {
     return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-bool nesting_exceeds(const rapidjson::Value& root, std::size_t max_depth) {
-    // Iterative on purpose: this is what protects the recursive code (serialization, copies)
-    // from deeply nested input.
-    std::vector<std::pair<const rapidjson::Value*, std::size_t>> pending{{&root, 1}};
-    while (!pending.empty()) {
-        const auto [value, depth] = pending.back();
-        pending.pop_back();
-        if (depth > max_depth) {
-            return true;
-        }
-        if (value->IsObject()) {
-            for (const auto& member : value->GetObject()) {
-                pending.emplace_back(&member.value, depth + 1);
-            }
-        } else if (value->IsArray()) {
-            for (const auto& item : value->GetArray()) {
-                pending.emplace_back(&item, depth + 1);
-            }
-        }
-    }
-    return false;
-}
+namespace {
 
-std::optional<rapidjson::Document> parse_json(std::string_view text) {
+// Forwards SAX events to the document being built and stops the parse as soon as the nesting
+// passes max_json_depth, so a hostile body never gets built (100k nested arrays would cost
+// megabytes of values first and be refused only afterwards).
+class DepthLimitedBuilder {
+public:
+    DepthLimitedBuilder(rapidjson::Document& document, std::size_t max_top_level_items)
+        : document_(document), max_top_level_items_(max_top_level_items) {}
+
+    bool Null() { return item() && document_.Null(); }
+    bool Bool(bool b) { return item() && document_.Bool(b); }
+    bool Int(int i) { return item() && document_.Int(i); }
+    bool Uint(unsigned u) { return item() && document_.Uint(u); }
+    bool Int64(int64_t i) { return item() && document_.Int64(i); }
+    bool Uint64(uint64_t u) { return item() && document_.Uint64(u); }
+    bool Double(double d) { return item() && document_.Double(d); }
+    bool RawNumber(const char* text, rapidjson::SizeType length, bool copy) {
+        return item() && document_.RawNumber(text, length, copy);
+    }
+    bool String(const char* text, rapidjson::SizeType length, bool copy) {
+        return item() && document_.String(text, length, copy);
+    }
+    bool Key(const char* text, rapidjson::SizeType length, bool copy) {
+        return document_.Key(text, length, copy);
+    }
+    bool StartObject() { return item() && enter(false) && document_.StartObject(); }
+    bool EndObject(rapidjson::SizeType members) { --depth_; return document_.EndObject(members); }
+    bool StartArray() { return item() && enter(true) && document_.StartArray(); }
+    bool EndArray(rapidjson::SizeType elements) { --depth_; return document_.EndArray(elements); }
+
+    bool too_many() const { return too_many_; }
+
+private:
+    bool enter(bool array) {
+        if (depth_ == 0) top_is_array_ = array;
+        return ++depth_ <= max_json_depth;
+    }
+    // Counts the elements of a top-level array.
+    bool item() {
+        if (depth_ != 1 || !top_is_array_ || max_top_level_items_ == 0) return true;
+        too_many_ = ++top_level_items_ > max_top_level_items_;
+        return !too_many_;
+    }
+
+    rapidjson::Document& document_;
+    const std::size_t max_top_level_items_;
+    std::size_t depth_ = 0;
+    std::size_t top_level_items_ = 0;
+    bool top_is_array_ = false;
+    bool too_many_ = false;
+};
+
+}  // namespace
+
+std::optional<rapidjson::Document> parse_json(std::string_view text, std::size_t max_top_level_items,
+                                              bool* too_many) {
     rapidjson::Document document;
-    // The iterative parser keeps a hostile body from exhausting the stack; the depth check
+    // The iterative parser keeps a hostile body from exhausting the stack; the depth limit
     // does the same for everything that walks the result recursively afterwards.
     constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-    document.Parse<flags>(text.data(), text.size());
-    if (document.HasParseError() || nesting_exceeds(document, max_json_depth)) {
+    bool parsed = false;
+    auto build = [&](rapidjson::Document& target) {
+        DepthLimitedBuilder builder(target, max_top_level_items);
+        rapidjson::MemoryStream bytes(text.data(), text.size());
+        rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(bytes);
+        rapidjson::Reader reader;
+        parsed = !reader.Parse<flags>(stream, builder).IsError();
+        if (too_many != nullptr) *too_many = builder.too_many();
+        return parsed;
+    };
+    document.Populate(build);
+    if (!parsed) {
         return std::nullopt;
     }
     return document;

@@ -20,11 +20,13 @@ std::string to_json(const rapidjson::Value& value);
 // (serializing, copying) must stay bounded.
 constexpr std::size_t max_json_depth = 64;
 
-bool nesting_exceeds(const rapidjson::Value& root, std::size_t max_depth);
-
 // Parses text that must be JSON (from the database or a client); nullopt when it is not
-// valid UTF-8 JSON or nests deeper than max_json_depth.
-std::optional<rapidjson::Document> parse_json(std::string_view text);
+// valid UTF-8 JSON or nests deeper than max_json_depth. With max_top_level_items, a
+// top-level array longer than that stops the parse too (and sets *too_many), before the
+// rest of it is built.
+std::optional<rapidjson::Document> parse_json(std::string_view text,
+                                              std::size_t max_top_level_items = 0,
+                                              bool* too_many = nullptr);
 
 // Copies `text` as a JSON string value, with the document's allocator.
 rapidjson::Value json_string(std::string_view text, rapidjson::Document::AllocatorType& allocator);

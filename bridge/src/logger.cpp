@@ -14,6 +14,13 @@ namespace {
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
+void write_string(JsonWriter& writer, const char* key, const std::string& value) {
+    writer.Key(key);
+    writer.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+}  // namespace
+
 std::string iso8601_utc(std::chrono::system_clock::time_point ts) {
     const auto since_epoch = ts.time_since_epoch();
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
@@ -28,13 +35,6 @@ std::string iso8601_utc(std::chrono::system_clock::time_point ts) {
                   static_cast<int>(millis));
     return text;
 }
-
-void write_string(JsonWriter& writer, const char* key, const std::string& value) {
-    writer.Key(key);
-    writer.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-}  // namespace
 
 std::string sanitize_for_log(std::string_view text) {
     static const char hex[] = "0123456789ABCDEF";

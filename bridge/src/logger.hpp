@@ -26,6 +26,10 @@ struct RequestRecord {
     std::string tool;
     std::string client;
     int api_key_id = 0;
+    // Where the time went (seconds; negative when the phase did not happen), for the
+    // phase histograms: reading, waiting for a handler thread, the handler, waiting for the
+    // I/O thread, writing.
+    double read_s = -1, queue_s = -1, handler_s = -1, reply_wait_s = -1, write_s = -1;
 };
 
 // Sees every finished request (metrics); called on an I/O thread, so it must be quick.
@@ -34,6 +38,9 @@ using RequestObserver = std::function<void(const RequestRecord&)>;
 // One JSON object per line so log shippers need no parser configuration.
 std::string format_request_line(const RequestRecord& record);
 std::string format_event_line(std::chrono::system_clock::time_point ts, std::string_view event);
+
+// "2026-12-04T21:46:41.123Z"
+std::string iso8601_utc(std::chrono::system_clock::time_point ts);
 
 // Client-controlled text becomes printable ASCII, so a line stays one valid JSON line.
 std::string sanitize_for_log(std::string_view text);

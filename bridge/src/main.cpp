@@ -6,6 +6,7 @@
 
 #include "app.hpp"
 #include "config.hpp"
+#include "extension_version.hpp"
 #include "logger.hpp"
 
 namespace {
@@ -38,6 +39,15 @@ int main(int argc, char** argv) {
         return exit_usage_error;
     }
     std::signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the process
+
+    // A metadata database of another extension version would fail some calls later, at
+    // random: refuse it now, saying what to do.
+    const std::string version_problem =
+        startup_extension_problem(parsed.config.database_url, std::chrono::seconds(5));
+    if (!version_problem.empty()) {
+        std::cerr << "mcp-bridge: " << version_problem << '\n';
+        return exit_usage_error;
+    }
 
     Logger logger(std::cerr);
     if (parsed.config.stdio) {

@@ -22,6 +22,7 @@ struct CallerContext {
     std::string client_name;
     std::string client_version;
     std::string user_agent;
+    std::string traceparent;  // W3C trace context of the request, when the client sent one
 };
 
 // An MCP session as stored in the metadata database.
@@ -94,6 +95,26 @@ public:
     virtual BackendResult get_prompt(const CallerContext& caller, std::string_view name,
                                      std::string_view arguments_json) = 0;
 
+    // completion/complete: a CompleteResult object ({completion: {values, total, hasMore}}).
+    // ref and argument are objects, context an object or "{}".
+    virtual BackendResult complete(const CallerContext& caller, std::string_view ref_json,
+                                   std::string_view argument_json,
+                                   std::string_view context_json) = 0;
+    // resources/subscribe (subscribed) or unsubscribe for the caller's session: json is
+    // "true", or "false" when the session is gone; a URI not of this server is invalid_params.
+    virtual BackendResult subscribe_resource(const CallerContext& caller, std::string_view uri,
+                                             bool subscribed) = 0;
+
+    // Tasks (io.modelcontextprotocol/tasks). create_task stores a tool call and answers the
+    // Task object ({taskId, status, …}); run_task runs it to the end (json: the final
+    // status); get_task answers the Task (not_found when unknown to the caller's key);
+    // cancel_task answers "true", or "false" when unknown.
+    virtual BackendResult create_task(const CallerContext& caller, std::string_view tool,
+                                      std::string_view arguments_json) = 0;
+    virtual BackendResult run_task(const CallerContext& caller, std::string_view task_id) = 0;
+    virtual BackendResult get_task(const CallerContext& caller, std::string_view task_id) = 0;
+    virtual BackendResult cancel_task(const CallerContext& caller, std::string_view task_id) = 0;
+
     // The new session's id, or nullopt when the database is unavailable.
     virtual std::optional<std::string> open_session(const Identity& identity,
                                                     const NewSession& session) = 0;
@@ -103,6 +124,12 @@ public:
                                 std::optional<bool> initialized,
                                 std::optional<std::string> log_level) = 0;
     virtual SessionLookup close_session(std::string_view session_id, const Identity& identity) = 0;
+
+    // A tool call that could not reach the database (`reason` says why), kept so that the
+    // query log still gets its row once the database answers again.
+    virtual void record_unreached_call(const CallerContext& /*caller*/, std::string_view /*tool*/,
+                                       std::string_view /*arguments_json*/,
+                                       std::string_view /*reason*/) {}
 };
 
 }  // namespace mcp::bridge

@@ -8,8 +8,11 @@
 #include "auth.hpp"
 #include "cors.hpp"
 #include "event_streams.hpp"
+#include "host_policy.hpp"
 #include "json.hpp"
 #include "mcp_dispatch.hpp"
+#include "mcp_listen.hpp"
+#include "mcp_modern.hpp"
 #include "mcp_protocol.hpp"
 #include "metrics.hpp"
 #include "responses.hpp"
@@ -18,7 +21,6 @@ namespace mcp::bridge {
 
 namespace {
 
-constexpr std::size_t max_batch_messages = 100;
 constexpr std::size_t max_user_agent = 500;
 
 Reply rpc_reply(http::status status, const std::string& body) {
@@ -45,14 +47,41 @@ bool json_content_type(const Request& request) {
     return type.empty() || starts_with(type, "application/json");  // lenient: some send none
 }
 
+// DNS rebinding: a foreign name in Host means a page elsewhere pointed its name at us.
+std::optional<Reply> host_refusal(const McpHttpDeps& deps, const Request& request) {
+    if (deps.hosts == nullptr || deps.hosts->allows(request)) {
+        return std::nullopt;
+    }
+    return rpc_failure(http::status::forbidden, rpc_error::bad_request,
+                       "Forbidden: this Host is not allowed (see --allowed-hosts)");
+}
+
 struct Gate {
     std::optional<Reply> refusal;
     Identity identity;
+    bool database_unreachable = false;  // the refusal is the database's fault, not the client's
 };
 
-// Origin, database, API key and protocol version: what every /mcp request must pass.
-Gate check_request(const McpHttpDeps& deps, const Request& request) {
+bool known_version(std::string_view version) {
+    return is_supported_protocol_version(version) || is_modern_protocol_version(version);
+}
+
+Reply unsupported_version(std::string_view version) {
+    return rpc_failure(http::status::bad_request, rpc_error::bad_request,
+                       "Bad Request: unsupported MCP-Protocol-Version " +
+                           std::string(version.substr(0, 40)) +
+                           "; supported: 2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26, "
+                           "2024-11-05");
+}
+
+// Host, Origin, database, API key and (unless the caller checks it later) protocol
+// version: what every /mcp request must pass.
+Gate check_request(const McpHttpDeps& deps, const Request& request, bool check_version = true) {
     Gate gate;
+    if (auto refusal = host_refusal(deps, request)) {
+        gate.refusal = std::move(*refusal);
+        return gate;
+    }
     if (!deps.origins.allows(request)) {
         gate.refusal = rpc_failure(http::status::forbidden, rpc_error::bad_request,
                                    "Forbidden: this Origin is not allowed");
@@ -68,16 +97,14 @@ Gate check_request(const McpHttpDeps& deps, const Request& request) {
         if (auth.status != AuthStatus::unavailable) {
             deps.metrics.auth_failure();
         }
-        gate.refusal = Reply{auth_failure_response(auth.status, true, deps.auth.resource_metadata_url()), nullptr, {}};
+        gate.database_unreachable = auth.status == AuthStatus::unavailable;
+        gate.refusal = Reply{auth_failure_response(auth, true, deps.auth.resource_metadata_url()), nullptr, {}};
         return gate;
     }
     gate.identity = auth.identity;
     const std::string version = header_value(request, "MCP-Protocol-Version");
-    if (!version.empty() && !is_supported_protocol_version(version)) {
-        gate.refusal = rpc_failure(http::status::bad_request, rpc_error::bad_request,
-                                   "Bad Request: unsupported MCP-Protocol-Version " +
-                                       version.substr(0, 40) + "; supported: 2025-11-25, "
-                                       "2025-06-18, 2025-03-26, 2024-11-05");
+    if (check_version && !version.empty() && !known_version(version)) {
+        gate.refusal = unsupported_version(version);
     }
     return gate;
 }
@@ -132,8 +159,199 @@ std::optional<Reply> session_refusal(SessionState state, const rapidjson::Value*
                        "Service unavailable: the metadata database is not reachable", id);
 }
 
+// Tool calls refused because the database could not be reached still get their query-log
+// rows, written once it answers again (UnreachedCalls). The caller is who the gate saw; the
+// session, when the database could not confirm it, is only a claim the SQL side checks.
+void keep_unreached_tool_calls(const McpHttpDeps& deps, const Request& request,
+                               const Identity& identity) {
+    const ParsedBody body = parse_body(request.body());
+    CallerContext caller;
+    caller.identity = identity;
+    caller.session_id = header_value(request, "Mcp-Session-Id").substr(0, 64);
+    caller.user_agent = header_value(request, "User-Agent").substr(0, max_user_agent);
+    for (const RpcMessage& message : body.messages) {
+        if (message.kind != MessageKind::request || message.method != "tools/call") continue;
+        const auto arguments = message.params.FindMember("arguments");
+        deps.backend.record_unreached_call(
+            caller, string_member(message.params, "name"),
+            arguments != message.params.MemberEnd() ? to_json(arguments->value) : "{}",
+            "the metadata database was not reachable");
+    }
+}
+
+// 2026-07-28 -----------------------------------------------------------------------------
+
+// 400 with HeaderMismatch (-32020): the headers gateways route on must say what the body says.
+Reply header_mismatch(const std::string& text, const rapidjson::Value& id) {
+    return rpc_failure(http::status::bad_request, rpc_error::header_mismatch,
+                       "Header mismatch: " + text, &id);
+}
+
+std::string printable(std::string_view value) {
+    std::string out;
+    for (const char c : value.substr(0, 100)) {
+        const auto u = static_cast<unsigned char>(c);
+        out.push_back(u >= 0x20 && u < 0x7F && c != '\'' ? c : '?');
+    }
+    return out;
+}
+
+// Protocol version, Mcp-Method and Mcp-Name against the body; nullopt when they agree.
+std::optional<Reply> check_modern_headers(const Request& request, const RpcMessage& message,
+                                          const RequestMeta& meta) {
+    const rapidjson::Value& id = message.id;
+    const std::string header_version = header_value(request, "MCP-Protocol-Version");
+    if (!meta.protocol_version.empty() && !is_modern_protocol_version(meta.protocol_version) &&
+        !is_supported_protocol_version(meta.protocol_version)) {
+        rapidjson::StringBuffer buffer;
+        JsonWriter writer(buffer);
+        writer.StartObject();
+        writer.Key("supported");
+        write_raw(writer, supported_versions_json());
+        write_key_string(writer, "requested", meta.protocol_version.substr(0, 40));
+        writer.EndObject();
+        return Reply{json_response(http::status::bad_request,
+                                   rpc_error_message(id, rpc_error::unsupported_protocol_version,
+                                                     "Unsupported protocol version",
+                                                     std::string_view(buffer.GetString(),
+                                                                      buffer.GetSize()))),
+                     nullptr, {}};
+    }
+    if (!meta.problem.empty() && meta.protocol_version.empty()) {
+        return rpc_failure(http::status::bad_request, rpc_error::invalid_params,
+                           "Invalid params: " + meta.problem, &id);
+    }
+    if (header_version.empty()) {
+        return header_mismatch("the MCP-Protocol-Version header is required", id);
+    }
+    if (meta.protocol_version.empty()) {
+        return header_mismatch("MCP-Protocol-Version is " + printable(header_version) +
+                                   " but params._meta does not name " +
+                                   meta_key::protocol_version,
+                               id);
+    }
+    if (header_version != meta.protocol_version) {
+        return header_mismatch("MCP-Protocol-Version header value '" + printable(header_version) +
+                                   "' does not match body value '" +
+                                   printable(meta.protocol_version) + "'",
+                               id);
+    }
+    if (!is_modern_protocol_version(meta.protocol_version)) {
+        // A legacy version in per-request _meta: that era needs initialize and a session.
+        return rpc_failure(http::status::bad_request, rpc_error::invalid_request,
+                           "Invalid Request: protocol version " + meta.protocol_version +
+                               " needs initialize and a session; per-request _meta is 2026-07-28",
+                           &id);
+    }
+    if (message.kind != MessageKind::request) {
+        return std::nullopt;  // this revision defines no headers for notification POSTs
+    }
+    const std::string method_header = header_value(request, "Mcp-Method");
+    if (method_header.empty()) {
+        return header_mismatch("the Mcp-Method header is required", id);
+    }
+    if (method_header != message.method) {
+        return header_mismatch("Mcp-Method header value '" + printable(method_header) +
+                                   "' does not match body value '" + printable(message.method) +
+                                   "'",
+                               id);
+    }
+    if (const char* field = mcp_name_field(message.method)) {
+        const auto name_header = request.find("Mcp-Name");
+        const rapidjson::Value* body_value = nullptr;
+        if (message.params.IsObject()) {
+            const auto member = message.params.FindMember(field);
+            if (member != message.params.MemberEnd()) {
+                body_value = &member->value;
+            }
+        }
+        if (name_header == request.end()) {
+            return header_mismatch("the Mcp-Name header is required for " + message.method, id);
+        }
+        const auto decoded = decode_mcp_header_value(
+            std::string_view(name_header->value().data(), name_header->value().size()));
+        if (!decoded) {
+            return header_mismatch("the Mcp-Name header holds invalid characters", id);
+        }
+        if (body_value == nullptr || !body_value->IsString() ||
+            *decoded != std::string_view(body_value->GetString(), body_value->GetStringLength())) {
+            return header_mismatch("Mcp-Name header value '" + printable(*decoded) +
+                                       "' does not match body value params." + field,
+                                   id);
+        }
+    }
+    return std::nullopt;
+}
+
+Reply open_listen(const McpHttpDeps& deps, const Request& request, const RpcMessage& message) {
+    std::string problem;
+    auto filter = ListenFilter::from_params(message.params, problem);
+    if (!filter) {
+        return rpc_reply(http::status::ok, rpc_error_message(message.id, rpc_error::invalid_params,
+                                                             "Invalid params: " + problem));
+    }
+    Reply reply;
+    reply.response = Response{http::status::ok, request.version()};
+    reply.response.set("X-Accel-Buffering", "no");
+    // The request's id names the subscription in every notification it carries.
+    reply.stream = deps.listeners->open(std::move(*filter), to_json(message.id));
+    return reply;
+}
+
+Reply handle_stateless_post(const McpHttpDeps& deps, const Request& request,
+                            const Identity& identity, const RpcMessage& message,
+                            const RequestMeta& meta) {
+    if (auto refusal = check_modern_headers(request, message, meta)) {
+        refusal->log.api_key_id = identity.api_key_id;
+        refusal->log.rpc_method = message.method.substr(0, 64);
+        return std::move(*refusal);
+    }
+    if (message.kind == MessageKind::request && message.method == "subscriptions/listen" &&
+        deps.listeners != nullptr) {
+        Reply reply = open_listen(deps, request, message);
+        reply.log.api_key_id = identity.api_key_id;
+        reply.log.rpc_method = message.method;
+        reply.log.client = meta.client_name;
+        return reply;
+    }
+    DispatchContext context;
+    context.caller.identity = identity;
+    context.caller.user_agent = header_value(request, "User-Agent").substr(0, max_user_agent);
+    context.transport = "http";
+    context.stateless = true;
+    context.protocol_version = meta.protocol_version;
+    DispatchResult result = deps.dispatcher.handle(message, context);
+
+    Reply reply;
+    reply.log.api_key_id = identity.api_key_id;
+    reply.log.rpc_method = message.method.substr(0, 64);
+    reply.log.tool = result.tool;
+    reply.log.client = context.caller.client_name;
+    if (!result.response) {
+        reply.response = Response{http::status::accepted, request.version()};
+        return reply;
+    }
+    // A method this revision does not have is 404 with -32601, so that a client can tell it
+    // from a server without the endpoint.
+    const http::status status = result.error_code == rpc_error::method_not_found
+                                    ? http::status::not_found
+                                    : http::status::ok;
+    if (status == http::status::ok && wants_event_stream(request)) {
+        reply.response = Response{http::status::ok, request.version()};
+        reply.response.set(http::field::content_type, "text/event-stream");
+        reply.response.set("X-Accel-Buffering", "no");
+        reply.response.body() = "event: message\ndata: " + *result.response + "\n\n";
+    } else {
+        reply.response = json_response(status, std::move(*result.response));
+    }
+    return reply;
+}
+
 Reply handle_post(const McpHttpDeps& deps, const Request& request) {
     if (!json_content_type(request)) {
+        if (auto refusal = host_refusal(deps, request)) {
+            return std::move(*refusal);
+        }
         if (!deps.origins.allows(request)) {
             return rpc_failure(http::status::forbidden, rpc_error::bad_request,
                                "Forbidden: this Origin is not allowed");
@@ -141,8 +359,9 @@ Reply handle_post(const McpHttpDeps& deps, const Request& request) {
         return rpc_failure(http::status::unsupported_media_type, rpc_error::bad_request,
                            "Unsupported Media Type: send Content-Type: application/json");
     }
-    Gate gate = check_request(deps, request);
+    Gate gate = check_request(deps, request, false);
     if (gate.refusal) {
+        if (gate.database_unreachable) keep_unreached_tool_calls(deps, request, {});
         return std::move(*gate.refusal);
     }
     ParsedBody body = parse_body(request.body());
@@ -160,6 +379,18 @@ Reply handle_post(const McpHttpDeps& deps, const Request& request) {
                            &first.id);
     }
 
+    // A request that names its protocol version in _meta is a 2026-07-28 one: no session.
+    const std::string header_version = header_value(request, "MCP-Protocol-Version");
+    if (!body.batch && (first.kind == MessageKind::request || first.kind == MessageKind::notification)) {
+        const RequestMeta meta = read_request_meta(first);
+        if (meta.modern || is_modern_protocol_version(header_version)) {
+            return handle_stateless_post(deps, request, gate.identity, first, meta);
+        }
+    }
+    if (!header_version.empty() && !known_version(header_version)) {
+        return unsupported_version(header_version);
+    }
+
     DispatchContext context;
     context.caller.identity = gate.identity;
     context.caller.user_agent = header_value(request, "User-Agent").substr(0, max_user_agent);
@@ -172,6 +403,9 @@ Reply handle_post(const McpHttpDeps& deps, const Request& request) {
         const SessionState state = load_session(deps, request, gate.identity, context);
         if (!(state == SessionState::missing && sessionless_ping)) {
             if (auto refusal = session_refusal(state, body.batch ? nullptr : &first.id)) {
+                if (state == SessionState::unavailable) {
+                    keep_unreached_tool_calls(deps, request, gate.identity);
+                }
                 return std::move(*refusal);
             }
         }
@@ -299,6 +533,9 @@ void add_mcp_routes(Router& router, const McpHttpDeps& deps) {
                    return handle_delete(deps, request);
                }));
     router.add(http::verb::options, "/mcp", [&deps](const Request& request) {
+        if (auto refusal = host_refusal(deps, request)) {
+            return std::move(refusal->response);
+        }
         return deps.origins.preflight(request);
     });
     router.decorate("/mcp", [&deps](const Request& request, Response& response) {

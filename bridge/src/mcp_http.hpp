@@ -8,6 +8,8 @@ class Authenticator;
 class McpBackend;
 class McpDispatcher;
 class Metrics;
+class HostPolicy;
+class ListenHub;
 class OriginPolicy;
 class StreamHub;
 
@@ -19,6 +21,8 @@ struct McpHttpDeps {
     StreamHub& streams;
     Metrics& metrics;
     bool database_configured = false;
+    const HostPolicy* hosts = nullptr;  // Host header check; none when null
+    ListenHub* listeners = nullptr;     // 2026-07-28 subscriptions/listen; none when null
 };
 
 // Streamable HTTP at /mcp: POST carries one JSON-RPC message (or, for sessions of protocol

@@ -21,6 +21,8 @@ std::string negotiate_protocol_version(std::string_view requested) {
 bool supports_structured_output(std::string_view version) { return version >= "2025-06-18"; }
 bool supports_tool_annotations(std::string_view version) { return version >= "2025-03-26"; }
 bool supports_batches(std::string_view version) { return version < "2025-06-18"; }
+bool supports_icons(std::string_view version) { return version >= "2025-11-25"; }
+bool supports_experimental_tasks(std::string_view version) { return version == "2025-11-25"; }
 
 namespace {
 
@@ -99,7 +101,12 @@ RpcMessage classify_message(const rapidjson::Value& value) {
 
 ParsedBody parse_body(std::string_view text) {
     ParsedBody body;
-    auto document = parse_json(text);
+    bool too_many = false;
+    auto document = parse_json(text, max_batch_messages, &too_many);
+    if (too_many) {
+        body.batch = true;  // an oversized batch, refused as such without building it
+        return body;
+    }
     if (!document) {
         body.parse_error = true;
         return body;

@@ -21,6 +21,10 @@ constexpr int resource_not_found = -32002;
 // Transport-level answers, by the SDKs' convention.
 constexpr int bad_request = -32000;
 constexpr int session_not_found = -32001;
+// 2026-07-28 (the range -32020…-32099 is the specification's).
+constexpr int header_mismatch = -32020;
+constexpr int missing_client_capability = -32021;
+constexpr int unsupported_protocol_version = -32022;
 }  // namespace rpc_error
 
 // Newest first; initialize echoes the client's version when it is one of these.
@@ -38,6 +42,10 @@ std::string negotiate_protocol_version(std::string_view requested);
 bool supports_structured_output(std::string_view version);
 bool supports_tool_annotations(std::string_view version);
 bool supports_batches(std::string_view version);
+// Icons on tools, resources and prompts came with 2025-11-25.
+bool supports_icons(std::string_view version);
+// Experimental tasks (params.task on tools/call) came with 2025-11-25.
+bool supports_experimental_tasks(std::string_view version);
 
 enum class MessageKind { request, notification, response, invalid };
 
@@ -53,6 +61,9 @@ struct RpcMessage {
 };
 
 RpcMessage classify_message(const rapidjson::Value& value);
+
+// A batch (protocol versions before 2025-06-18) holds at most this many messages.
+constexpr std::size_t max_batch_messages = 100;
 
 struct ParsedBody {
     bool parse_error = false;

@@ -104,6 +104,18 @@ void Metrics::auth_failure() {
     ++auth_failures_;
 }
 
+void Metrics::phase(Phase phase, double seconds) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    PhaseHistogram& histogram = phases_[static_cast<std::size_t>(phase)];
+    for (std::size_t i = 0; i < phase_buckets.size(); ++i) {
+        if (seconds <= phase_buckets[i]) {
+            ++histogram.buckets[i];
+        }
+    }
+    ++histogram.count;
+    histogram.sum += seconds;
+}
+
 void Metrics::add_collector(Collector collector) {
     std::lock_guard<std::mutex> lock(mutex_);
     collectors_.push_back(std::move(collector));
@@ -161,6 +173,20 @@ std::string Metrics::render() const {
         write_header(out, "mcp_bridge_auth_failures_total", "counter",
                      "Requests refused for a missing, unknown, revoked or expired API key.");
         out += "mcp_bridge_auth_failures_total " + std::to_string(auth_failures_) + '\n';
+        std::map<std::string, PhaseHistogram> phases;
+        static const char* const phase_names[] = {"http_read", "queue_wait", "auth", "session",
+                                                  "sql_call", "handler", "reply_wait", "http_write"};
+        for (std::size_t p = 0; p < phases_.size(); ++p) {
+            if (phases_[p].count > 0) {
+                phases.emplace(label("phase", phase_names[p]), phases_[p]);
+            }
+        }
+        write_histograms(out, "mcp_bridge_phase_seconds",
+                         "Where request time goes, by phase: http_read (reading and parsing), "
+                         "queue_wait (for a handler thread), auth (API key check), session "
+                         "(session check), sql_call (the one SQL call), handler (all of the "
+                         "handler), reply_wait (for the I/O thread), http_write (the answer).",
+                         phases, phase_buckets);
         collectors = collectors_;
     }
     for (const auto& collector : collectors) {

@@ -12,6 +12,9 @@ namespace mcp::bridge {
 
 namespace {
 
+// A bound for a caller that would build statement texts on the fly.
+constexpr std::size_t max_prepared = 64;
+
 int remaining_ms(Deadline deadline) {
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
@@ -61,10 +64,39 @@ bool PgConnection::ping(Deadline deadline) {
 }
 
 void PgConnection::close() {
+    prepared_.clear();  // prepared statements end with their session
     if (conn_ != nullptr) {
         PQfinish(conn_);
         conn_ = nullptr;
     }
+}
+
+bool PgConnection::prepared_name(const std::string& sql, int params, Deadline deadline,
+                                 std::string& name, PgError& error) {
+    name.clear();
+    const auto found = prepared_.find(sql);
+    if (found != prepared_.end()) {
+        name = found->second;
+        return true;
+    }
+    if (prepared_.size() >= max_prepared) {
+        return true;
+    }
+    const std::string candidate = "mcp_bridge_" + std::to_string(prepared_.size() + 1);
+    if (PQsendPrepare(conn_, candidate.c_str(), sql.c_str(), params, nullptr) == 0 ||
+        !flush_output(deadline)) {
+        error.kind = PgError::Kind::connection;
+        close();
+        return false;
+    }
+    PgRows ignored;
+    // A server error here (an unknown function) is the statement's own error.
+    if (!collect_results(deadline, ignored, error)) {
+        return false;
+    }
+    prepared_.emplace(sql, candidate);
+    name = candidate;
+    return true;
 }
 
 bool PgConnection::wait_socket(Wait what, Deadline deadline) const {
@@ -176,9 +208,17 @@ bool PgConnection::exec(std::string_view sql, const PgParams& params, Deadline d
         values.push_back(param ? param->c_str() : nullptr);
     }
     const std::string text(sql);
-    if (PQsendQueryParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
-                          values.data(), nullptr, nullptr, 0) == 0 ||
-        !flush_output(deadline)) {
+    std::string statement;
+    if (!prepared_name(text, static_cast<int>(values.size()), deadline, statement, error)) {
+        return false;
+    }
+    const int sent =
+        statement.empty()
+            ? PQsendQueryParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
+                                values.data(), nullptr, nullptr, 0)
+            : PQsendQueryPrepared(conn_, statement.c_str(), static_cast<int>(values.size()),
+                                  values.data(), nullptr, nullptr, 0);
+    if (sent == 0 || !flush_output(deadline)) {
         error.kind = PgError::Kind::connection;
         close();
         return false;

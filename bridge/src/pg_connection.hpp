@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 // libpq's handle type, declared here so users of this header do not pull in libpq-fe.h.
@@ -53,7 +54,9 @@ public:
 
     // Runs one statement with text parameters (never interpolated into the SQL). When the
     // deadline passes, the query is cancelled on the server and the connection closed.
-    // `cancel`, when given, lets another thread cancel the running query.
+    // `cancel`, when given, lets another thread cancel the running query. The bridge's
+    // statements are few and fixed: each is prepared on its first use on this connection and
+    // then only executed, so the server parses and plans it once per connection.
     bool exec(std::string_view sql, const PgParams& params, Deadline deadline, PgRows& rows,
               PgError& error, CancelToken* cancel = nullptr);
 
@@ -73,8 +76,13 @@ private:
     bool drain_results(Deadline deadline);
     bool collect_results(Deadline deadline, PgRows& rows, PgError& error);
     void cancel_running_query();
+    // The name of the prepared statement for `sql`, preparing it first if need be; empty
+    // when past max_prepared (then the statement is sent unnamed). False on failure.
+    bool prepared_name(const std::string& sql, int params, Deadline deadline, std::string& name,
+                       PgError& error);
 
     pg_conn* conn_ = nullptr;
+    std::unordered_map<std::string, std::string> prepared_;  // SQL text → statement name
 };
 
 }  // namespace mcp::bridge

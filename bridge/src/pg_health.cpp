@@ -4,6 +4,7 @@
 #include <mutex>
 #include <thread>
 
+#include "extension_version.hpp"
 #include "pg_connection.hpp"
 
 namespace mcp::bridge {
@@ -14,6 +15,8 @@ std::string_view to_string(DatabaseState state) {
             return "reachable";
         case DatabaseState::unreachable:
             return "unreachable";
+        case DatabaseState::incompatible:
+            return "incompatible";
         case DatabaseState::unconfigured:
             break;
     }
@@ -46,7 +49,7 @@ public:
         const bool done = result_ready_.wait_for(lock, options_.wait_timeout,
                                                  [&] { return completed_ >= wanted; });
         if (!done) {
-            return {DatabaseState::unreachable, 0};
+            return {DatabaseState::unreachable, 0, {}, {}};
         }
         return last_;
     }
@@ -88,14 +91,30 @@ private:
         }
         if (!ok) {
             connection_.close();
-            return {DatabaseState::unreachable, 0};
+            return {DatabaseState::unreachable, 0, {}, {}};
+        }
+        // The extension's version, once per connection (an upgrade reconnects nobody, so a
+        // version read as unsupported is read again at every check until it is fixed).
+        if (!version_checked_ || !version_problem_.empty()) {
+            std::optional<std::string> version;
+            if (!read_extension_version(connection_, deadline, version)) {
+                connection_.close();
+                return {DatabaseState::unreachable, 0, {}, {}};
+            }
+            extension_version_ = version.value_or("");
+            version_problem_ = extension_version_problem(version);
+            version_checked_ = true;
         }
         const std::chrono::duration<double, std::milli> latency =
             std::chrono::steady_clock::now() - start;
-        return {DatabaseState::reachable, latency.count()};
+        if (!version_problem_.empty()) {
+            return {DatabaseState::incompatible, latency.count(), extension_version_, version_problem_};
+        }
+        return {DatabaseState::reachable, latency.count(), extension_version_, {}};
     }
 
     bool reconnect(Deadline deadline) {
+        version_checked_ = false;
         if (!connection_.connect(conninfo_, deadline)) {
             return false;
         }
@@ -107,6 +126,9 @@ private:
     const std::string conninfo_;
     const PgHealthOptions options_;
     PgConnection connection_;
+    bool version_checked_ = false;
+    std::string extension_version_;
+    std::string version_problem_;
 
     mutable std::mutex mutex_;
     std::condition_variable work_ready_;
@@ -131,7 +153,7 @@ PgHealth::~PgHealth() = default;
 
 HealthReport PgHealth::check() {
     if (!worker_) {
-        return {DatabaseState::unconfigured, 0};
+        return {DatabaseState::unconfigured, 0, {}, {}};
     }
     return worker_->check();
 }

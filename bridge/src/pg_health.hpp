@@ -8,13 +8,16 @@
 
 namespace mcp::bridge {
 
-enum class DatabaseState { reachable, unreachable, unconfigured };
+// incompatible: reachable, but its mcp_analytics version is not one this bridge knows.
+enum class DatabaseState { reachable, unreachable, unconfigured, incompatible };
 
 std::string_view to_string(DatabaseState state);
 
 struct HealthReport {
     DatabaseState state = DatabaseState::unconfigured;
     double latency_ms = 0;  // meaningful only when reachable
+    std::string extension_version;  // as installed; empty when unknown or not installed
+    std::string problem;            // when incompatible: what is wrong and what to do
 };
 
 struct PgHealthOptions {

@@ -73,7 +73,7 @@ Router::ReplyHandler protected_route(const RestDeps& deps, Handler handler) {
             if (auth.status != AuthStatus::unavailable) {
                 deps.metrics.auth_failure();
             }
-            return Reply{auth_failure_response(auth.status, false, deps.auth.resource_metadata_url()), nullptr, {}};
+            return Reply{auth_failure_response(auth, false, deps.auth.resource_metadata_url()), nullptr, {}};
         }
         Reply reply = handler(request, params, auth.identity);
         reply.log.api_key_id = auth.identity.api_key_id;

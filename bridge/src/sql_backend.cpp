@@ -2,7 +2,9 @@
 
 #include "json.hpp"
 #include "logger.hpp"
+#include "metrics.hpp"
 #include "pg_pool.hpp"
+#include "unreached_calls.hpp"
 
 namespace mcp::bridge {
 
@@ -14,30 +16,42 @@ using Clock = std::chrono::steady_clock;
 // at least this often.
 constexpr auto catalog_ttl = std::chrono::seconds(60);
 
+// How long a verified session is trusted without asking the database again. Short: a session
+// closed through another bridge is announced by NOTIFY, and this bounds the worst case.
+constexpr auto session_cache_ttl = std::chrono::milliseconds(2'000);
+constexpr std::size_t max_cached_sessions = 10'000;
+
 constexpr const char* tools_sql =
     "SELECT coalesce(jsonb_agg(jsonb_build_object('name', t.name, 'title', t.title, "
     "'description', t.description, 'inputSchema', t.input_schema, 'annotations', t.annotations)"
+    " || CASE WHEN i.icons IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('icons', i.icons) END"
     " || CASE WHEN t.output_schema IS NULL THEN '{}'::jsonb"
     " ELSE jsonb_build_object('outputSchema', t.output_schema) END ORDER BY t.n), '[]')::text"
     " FROM mcp.mcp_tools() WITH ORDINALITY AS t(name, title, description, input_schema,"
-    " output_schema, annotations, n)";
+    " output_schema, annotations, n)"
+    " LEFT JOIN mcp.mcp_icons() i ON i.kind = 'tool' AND i.key = t.name";
 
 constexpr const char* resources_sql =
     "SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('uri', r.uri, 'name', r.name,"
-    " 'title', r.title, 'description', r.description, 'mimeType', r.mime_type)) ORDER BY r.n),"
-    " '[]')::text FROM mcp.mcp_resources() WITH ORDINALITY AS r(uri, name, title, description,"
-    " mime_type, n)";
+    " 'title', r.title, 'description', r.description, 'mimeType', r.mime_type, 'icons', i.icons))"
+    " ORDER BY r.n), '[]')::text FROM mcp.mcp_resources() WITH ORDINALITY AS r(uri, name, title,"
+    " description, mime_type, n)"
+    " LEFT JOIN mcp.mcp_icons() i ON i.kind = 'resource' AND i.key = r.uri";
 
 constexpr const char* templates_sql =
     "SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('uriTemplate', r.uri_template,"
-    " 'name', r.name, 'title', r.title, 'description', r.description, 'mimeType', r.mime_type))"
-    " ORDER BY r.n), '[]')::text FROM mcp.mcp_resource_templates() WITH ORDINALITY AS"
-    " r(uri_template, name, title, description, mime_type, n)";
+    " 'name', r.name, 'title', r.title, 'description', r.description, 'mimeType', r.mime_type,"
+    " 'icons', i.icons)) ORDER BY r.n), '[]')::text FROM mcp.mcp_resource_templates()"
+    " WITH ORDINALITY AS r(uri_template, name, title, description, mime_type, n)"
+    " LEFT JOIN mcp.mcp_icons() i ON i.kind = 'resource_template' AND i.key = r.uri_template";
 
 constexpr const char* prompts_sql =
     "SELECT coalesce(jsonb_agg(jsonb_build_object('name', p.name, 'title', p.title,"
-    " 'description', p.description, 'arguments', p.arguments) ORDER BY p.n), '[]')::text"
-    " FROM mcp.mcp_prompts() WITH ORDINALITY AS p(name, title, description, arguments, n)";
+    " 'description', p.description, 'arguments', p.arguments)"
+    " || CASE WHEN i.icons IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('icons', i.icons) END"
+    " ORDER BY p.n), '[]')::text"
+    " FROM mcp.mcp_prompts() WITH ORDINALITY AS p(name, title, description, arguments, n)"
+    " LEFT JOIN mcp.mcp_icons() i ON i.kind = 'prompt' AND i.key = p.name";
 
 BackendError from_pg(const PgError& error) {
     BackendError out;
@@ -80,10 +94,57 @@ std::string bool_text(bool value) { return value ? "true" : "false"; }
 
 }  // namespace
 
-SqlBackend::SqlBackend(PgPool& pool, Logger& logger, std::chrono::seconds session_idle_timeout)
+SqlBackend::SqlBackend(PgPool& pool, Logger& logger, std::chrono::seconds session_idle_timeout,
+                       UnreachedCalls* unreached)
     : pool_(pool),
       logger_(logger),
-      idle_timeout_(std::to_string(session_idle_timeout.count()) + " seconds") {}
+      unreached_(unreached),
+      idle_timeout_(std::to_string(session_idle_timeout.count()) + " seconds"),
+      session_cache_ttl_(std::min<std::chrono::milliseconds>(
+          session_cache_ttl, std::chrono::duration_cast<std::chrono::milliseconds>(session_idle_timeout) / 2)) {}
+
+void SqlBackend::watch_sessions(std::function<bool()> watching) {
+    std::lock_guard<std::mutex> lock(sessions_mutex_);
+    watching_ = std::move(watching);
+    sessions_.clear();
+    ++sessions_generation_;
+}
+
+void SqlBackend::forget_sessions() {
+    std::lock_guard<std::mutex> lock(sessions_mutex_);
+    sessions_.clear();
+    ++sessions_generation_;
+}
+
+void SqlBackend::forget_session(std::string_view session_id) {
+    std::lock_guard<std::mutex> lock(sessions_mutex_);
+    sessions_.erase(std::string(session_id));
+    ++sessions_generation_;
+}
+
+bool SqlBackend::cached_session(std::string_view session_id, const Identity& identity,
+                                SessionRecord& out, std::uint64_t& generation) {
+    std::lock_guard<std::mutex> lock(sessions_mutex_);
+    generation = sessions_generation_;
+    if (!watching_ || !watching_()) {
+        sessions_.clear();
+        return false;
+    }
+    const auto found = sessions_.find(std::string(session_id));
+    if (found == sessions_.end()) {
+        return false;
+    }
+    if (found->second.expires <= Clock::now()) {
+        sessions_.erase(found);
+        return false;
+    }
+    // Another key presenting this id is asked about in the database, as before.
+    if (found->second.api_key_id != identity.api_key_id) {
+        return false;
+    }
+    out = found->second.record;
+    return true;
+}
 
 std::string SqlBackend::context_json(const CallerContext& caller) {
     rapidjson::StringBuffer buffer;
@@ -98,6 +159,7 @@ std::string SqlBackend::context_json(const CallerContext& caller) {
     optional_string("client_version", caller.client_version);
     optional_string("user_agent", caller.user_agent);
     optional_string("session_id", caller.session_id);
+    optional_string("traceparent", caller.traceparent);
     if (caller.identity.api_key_id > 0) {
         writer.Key("api_key_id");
         writer.Int(caller.identity.api_key_id);
@@ -198,10 +260,22 @@ BackendResult SqlBackend::call_tool(const CallerContext& caller, std::string_vie
     PgRows rows;
     PgError error;
     BackendResult result;
-    if (!pool_.run(query, rows, error, &cancel)) {
+    bool ran;
+    {
+        PhaseTimer timing(metrics_, Metrics::Phase::sql_call);
+        ran = pool_.run(query, rows, error, &cancel);
+    }
+    if (!ran) {
         result.error = from_pg(error);
         if (result.error.kind == BackendError::Kind::internal) {
             logger_.event("call_tool failed with SQLSTATE " + error.sqlstate);
+        }
+        if (result.error.kind == BackendError::Kind::unavailable ||
+            result.error.kind == BackendError::Kind::busy) {
+            record_unreached_call(caller, name, arguments_json,
+                                  result.error.kind == BackendError::Kind::busy
+                                      ? "every connection to the metadata database stayed busy"
+                                      : "the metadata database was not reachable");
         }
         return result;
     }
@@ -231,6 +305,11 @@ BackendResult SqlBackend::get_prompt(const CallerContext& caller, std::string_vi
                        {std::string(name), std::string(arguments_json)}, caller, true, nullptr);
 }
 
+void SqlBackend::record_unreached_call(const CallerContext& caller, std::string_view tool,
+                                      std::string_view arguments_json, std::string_view reason) {
+    if (unreached_ != nullptr) unreached_->record(tool, arguments_json, context_json(caller), reason);
+}
+
 std::optional<std::string> SqlBackend::open_session(const Identity& identity,
                                                     const NewSession& session) {
     PgQuery query;
@@ -254,6 +333,12 @@ std::optional<std::string> SqlBackend::open_session(const Identity& identity,
 
 SessionLookup SqlBackend::resume_session(std::string_view session_id, const Identity& identity,
                                          SessionRecord& out) {
+    PhaseTimer timing(metrics_, Metrics::Phase::session);
+    std::uint64_t generation = 0;
+    if (cached_session(session_id, identity, out, generation)) {
+        return SessionLookup::found;
+    }
+    const auto asked = Clock::now();
     PgQuery query;
     query.sql =
         "SELECT protocol_version, client_name, client_version, user_agent, log_level, initialized"
@@ -280,12 +365,21 @@ SessionLookup SqlBackend::resume_session(std::string_view session_id, const Iden
     out.user_agent = row[3].value_or("");
     out.log_level = row[4].value_or("info");
     out.initialized = row[5].value_or("f") == "t";
+    std::lock_guard<std::mutex> lock(sessions_mutex_);
+    if (watching_ && session_cache_ttl_.count() > 0 && generation == sessions_generation_) {
+        if (sessions_.size() >= max_cached_sessions) {
+            sessions_.clear();
+        }
+        // Counted from before the question: the answer may already be that old.
+        sessions_[out.id] = CachedSession{out, identity.api_key_id, asked + session_cache_ttl_};
+    }
     return SessionLookup::found;
 }
 
 bool SqlBackend::update_session(std::string_view session_id, const Identity& identity,
                                 std::optional<bool> initialized,
                                 std::optional<std::string> log_level) {
+    forget_session(session_id);
     PgQuery query;
     query.sql = "SELECT mcp.update_session($1, $2::integer, $3::boolean, $4)";
     query.params = {std::string(session_id), std::to_string(identity.api_key_id),
@@ -294,17 +388,22 @@ bool SqlBackend::update_session(std::string_view session_id, const Identity& ide
     query.role = db_role_for(identity.role);
     PgRows rows;
     PgError error;
-    return pool_.run(query, rows, error) && !rows.rows.empty() && rows.rows[0][0] == "t";
+    const bool updated = pool_.run(query, rows, error) && !rows.rows.empty() && rows.rows[0][0] == "t";
+    forget_session(session_id);  // and again: a lookup that raced the change is not kept
+    return updated;
 }
 
 SessionLookup SqlBackend::close_session(std::string_view session_id, const Identity& identity) {
+    forget_session(session_id);
     PgQuery query;
     query.sql = "SELECT mcp.close_session($1, $2::integer)";
     query.params = {std::string(session_id), std::to_string(identity.api_key_id)};
     query.role = db_role_for(identity.role);
     PgRows rows;
     PgError error;
-    if (!pool_.run(query, rows, error)) {
+    const bool ran = pool_.run(query, rows, error);
+    forget_session(session_id);  // and again: a lookup that raced the close is not kept
+    if (!ran) {
         return SessionLookup::unavailable;
     }
     return !rows.rows.empty() && rows.rows[0][0] == "t" ? SessionLookup::found

@@ -1,5 +1,6 @@
 // Dashboard pages of the settings (house rules, dimension mappings) and the API keys.
 #include "json.hpp"
+#include "proxy_trust.hpp"
 #include "ui_pages.hpp"
 
 namespace mcp::bridge {
@@ -55,17 +56,48 @@ View setting_view(const rapidjson::Value& setting) {
     return view;
 }
 
+// How long query logs and sessions are kept (mcp.log_retention_status()), for the settings page.
+View retention_view(const rapidjson::Value& status) {
+    if (!status.IsObject()) {
+        return View(false);
+    }
+    const auto text = [&](const char* key) {
+        const auto& value = member(status, key);
+        return value.IsString() ? std::string(value.GetString()) : std::string();
+    };
+    const auto number = [&](const char* key) {
+        const auto& value = member(status, key);
+        return value.IsNumber() ? std::to_string(value.GetInt64()) : std::string("0");
+    };
+    View view;
+    view.set("log_retention", text("log_retention"));
+    view.set("session_retention", text("session_retention"));
+    view.set("maintenance_interval", text("maintenance_interval"));
+    view.set("archive", View(member(status, "archive").IsTrue()));
+    view.set("partitions", number("partitions"));
+    view.set("oldest_month", text("oldest_month").substr(0, 7));
+    view.set("oldest_entry", text("oldest_entry").substr(0, 10));
+    return view;
+}
+
 Response settings_page(UiPages& pages, UiRequest& request, http::status status = http::status::ok,
                        const UiError* failure = nullptr) {
     std::optional<std::string> json;
     UiError error;
     if (!pages.call(request,
-                    "SELECT coalesce(jsonb_agg(to_jsonb(s) ORDER BY s.key), '[]')::text FROM "
-                    "mcp.settings() s",
+                    "SELECT jsonb_build_object('settings', (SELECT coalesce(jsonb_agg(to_jsonb(s) "
+                    "ORDER BY s.key), '[]') FROM mcp.settings() s), 'retention', "
+                    "mcp.log_retention_status())::text",
                     {}, false, json, error)) {
         return pages.error_page(request, error);
     }
-    const auto document = parse_json(json.value_or("[]"));
+    const auto page_data = parse_json(json.value_or("{}"));
+    const rapidjson::Value* document = nullptr;
+    View retention(false);
+    if (page_data && page_data->IsObject()) {
+        document = &member(*page_data, "settings");
+        retention = retention_view(member(*page_data, "retention"));
+    }
     View rules = view_list();
     View mappings = view_list();
     View others = view_list();
@@ -86,6 +118,7 @@ Response settings_page(UiPages& pages, UiRequest& request, http::status status =
     view.set("mappings", mappings);
     view.set("others", others);
     view.set("has_others", View(!others.is_empty_list()));
+    view.set("retention", retention);
     view.set("error", failure ? error_view(*failure) : View(false));
     return pages.page(request, status, "settings", "Settings", "settings", std::move(view));
 }
@@ -191,6 +224,7 @@ Response keys_page(UiPages& pages, UiRequest& request, http::status status = htt
     view.set("keys", keys);
     view.set("form", form);
     view.set("created", created);
+    view.set("mcp_url", public_base_url(request.http) + "/mcp");
     view.set("error", failure ? error_view(*failure) : View(false));
     return pages.page(request, status, "keys", "API keys", "keys", std::move(view));
 }

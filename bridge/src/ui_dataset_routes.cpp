@@ -24,6 +24,7 @@ View dataset_view(const rapidjson::Value& dataset, const std::set<long long>& bu
     const std::string status = text_member(dataset, "status");
     view.set("status_label", status_label(status));
     view.set("busy", View(busy.count(static_cast<long long>(number_member(dataset, "id"))) > 0));
+    view.set("unhealthy", View(text_member(dataset, "health") == "unhealthy"));
     view.set("updated", format_timestamp(text_member(dataset, "updated_at")));
     view.set("approved", text_or_false(format_timestamp(text_member(dataset, "approved_at"))));
     view.set("last_profiled",

@@ -11,6 +11,11 @@ constexpr int page_size = 50;
 constexpr const char* ranges[][2] = {
     {"1h", "Last hour"}, {"24h", "Last 24 hours"}, {"7d", "Last 7 days"}, {"30d", "Last 30 days"}};
 constexpr const char* outcomes[][2] = {{"", "All"}, {"failed", "Failed"}, {"ok", "Succeeded"}};
+constexpr const char* house_rules[][2] = {{"", "All"},
+                                          {"any", "Any rule applied"},
+                                          {"raw_rows", "Raw-row cap"},
+                                          {"min_cells", "Small cells held back"},
+                                          {"none", "No rule applied"}};
 
 struct LogFilters {
     std::string client;
@@ -18,6 +23,7 @@ struct LogFilters {
     std::string range = "24h";
     std::string q;
     std::string outcome;
+    std::string house_rule;
     bool auto_refresh = true;
     long skip = 0;
 };
@@ -35,6 +41,10 @@ LogFilters read_filters(const FormData& form) {
     }
     const std::string outcome = form.get("outcome");
     if (outcome == "failed" || outcome == "ok") filters.outcome = outcome;
+    const std::string rule = form.get("rule");
+    for (const auto& known : house_rules) {
+        if (rule == known[0]) filters.house_rule = rule;
+    }
     filters.auto_refresh = form.fields().empty() || form.get("auto") == "1";
     const std::string skip = form.get("skip");
     if (!skip.empty() && skip.size() < 7 &&
@@ -55,6 +65,7 @@ std::string filters_json(const LogFilters& filters, bool paged) {
     if (!filters.q.empty()) write_key_string(writer, "q", filters.q);
     if (!filters.outcome.empty())
         write_key_string(writer, "success", filters.outcome == "ok" ? "true" : "false");
+    if (!filters.house_rule.empty()) write_key_string(writer, "house_rule", filters.house_rule);
     if (paged) {
         writer.Key("skip");
         writer.Int64(filters.skip);
@@ -72,6 +83,7 @@ std::string filters_query(const LogFilters& filters, long skip) {
     if (!filters.user.empty()) query += "&user=" + url_encode(filters.user);
     if (!filters.q.empty()) query += "&q=" + url_encode(filters.q);
     if (!filters.outcome.empty()) query += "&outcome=" + url_encode(filters.outcome);
+    if (!filters.house_rule.empty()) query += "&rule=" + url_encode(filters.house_rule);
     if (filters.auto_refresh) query += "&auto=1";
     if (skip > 0) query += "&skip=" + std::to_string(skip);
     return query;
@@ -124,6 +136,8 @@ View entry_row(const rapidjson::Value& entry) {
     row.set("error",
             failed ? View(one_line(text_member(entry, "error_message"), 160)) : View(false));
     row.set("cached", View(bool_member(entry, "was_cached")));
+    const std::string rule = text_member(entry, "house_rule");
+    row.set("house_rule", rule.empty() ? View(false) : View(rule));
     return row;
 }
 
@@ -166,6 +180,7 @@ void add_filter_options(View& view, const LogFilters& filters, const rapidjson::
     view.set("clients", clients);
     view.set("ranges", choices(ranges, filters.range));
     view.set("outcomes", choices(outcomes, filters.outcome));
+    view.set("house_rules", choices(house_rules, filters.house_rule));
     view.set("q", filters.q);
     view.set("user", filters.user);
     view.set("auto", View(filters.auto_refresh));

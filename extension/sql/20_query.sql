@@ -26,20 +26,27 @@ CREATE TRIGGER datasets_forget_cached_results AFTER UPDATE OR DELETE ON mcp.data
     FOR EACH ROW EXECUTE FUNCTION mcp._forget_cached_results();
 
 -- The client family for the log's tool_used column, from the MCP client name or user agent.
+-- One SELECT without FROM, no SET clause and every name qualified, so that PostgreSQL inlines
+-- it into the query log's INSERT instead of planning a function call for every row.
 CREATE FUNCTION mcp.client_tool(client_name text, user_agent text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE
-        WHEN s ~ 'claude|anthropic' THEN 'claude'
-        WHEN s ~ 'chatgpt|openai' THEN 'chatgpt'
-        WHEN s ~ 'cursor' THEN 'cursor'
-        WHEN s ~ 'inspector' THEN 'mcp-inspector'
-        WHEN s ~ 'vscode|visual studio code|copilot' THEN 'vscode'
-        WHEN s ~ 'manus' THEN 'manus'
-        WHEN coalesce(client_name, '') <> '' THEN left(client_name, 100)
-        WHEN coalesce(user_agent, '') <> '' THEN 'api'
+        WHEN pg_catalog.lower(coalesce(client_name, '') OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) coalesce(user_agent, ''))
+             OPERATOR(pg_catalog.~) 'claude|anthropic' THEN 'claude'
+        WHEN pg_catalog.lower(coalesce(client_name, '') OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) coalesce(user_agent, ''))
+             OPERATOR(pg_catalog.~) 'chatgpt|openai' THEN 'chatgpt'
+        WHEN pg_catalog.lower(coalesce(client_name, '') OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) coalesce(user_agent, ''))
+             OPERATOR(pg_catalog.~) 'cursor' THEN 'cursor'
+        WHEN pg_catalog.lower(coalesce(client_name, '') OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) coalesce(user_agent, ''))
+             OPERATOR(pg_catalog.~) 'inspector' THEN 'mcp-inspector'
+        WHEN pg_catalog.lower(coalesce(client_name, '') OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) coalesce(user_agent, ''))
+             OPERATOR(pg_catalog.~) 'vscode|visual studio code|copilot' THEN 'vscode'
+        WHEN pg_catalog.lower(coalesce(client_name, '') OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) coalesce(user_agent, ''))
+             OPERATOR(pg_catalog.~) 'manus' THEN 'manus'
+        WHEN coalesce(client_name, '') OPERATOR(pg_catalog.<>) '' THEN pg_catalog.left(client_name, 100)
+        WHEN coalesce(user_agent, '') OPERATOR(pg_catalog.<>) '' THEN 'api'
         ELSE 'sql'
     END
-    FROM (SELECT lower(coalesce(client_name, '') || ' ' || coalesce(user_agent, '')) AS s) AS t
 $$;
 COMMENT ON FUNCTION mcp.client_tool(text, text) IS
 'The client family logged as tool_used (claude, chatgpt, cursor, mcp-inspector, vscode, manus, the client''s own name, api, or sql for direct SQL calls), from the MCP client name and the user agent.';
@@ -49,7 +56,7 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO mcp.query_logs (query_text, query_type, datasets_used, execution_time_ms,
         rows_returned, success, error_message, error_sqlstate, tool_used, mcp_tool, client_name,
         client_version, user_agent, session_id, api_key_id, response_format,
-        response_size_bytes, was_cached, user_id, oauth_client_id)
+        response_size_bytes, was_cached, house_rule, traceparent, user_id, oauth_client_id)
     SELECT entry ->> 'query_text', entry ->> 'query_type',
            ARRAY(SELECT jsonb_array_elements_text(entry -> 'datasets_used')::integer),
            (entry ->> 'execution_time_ms')::double precision,
@@ -61,7 +68,10 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
            entry #>> '{context,user_agent}', entry #>> '{context,session_id}',
            coalesce((entry #>> '{context,api_key_id}')::integer, mcp._caller_api_key()),
            entry ->> 'response_format', (entry ->> 'response_size_bytes')::integer,
-           (entry ->> 'was_cached')::boolean,
+           (entry ->> 'was_cached')::boolean, entry ->> 'house_rule',
+           -- Malformed trace context is dropped, not a failed log write.
+           CASE WHEN entry #>> '{context,traceparent}' ~ '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$'
+                THEN entry #>> '{context,traceparent}' END,
            -- The person and OAuth client behind the caller's row, when it is one.
            k.user_id, k.oauth_client_id
       FROM (SELECT 1) one
@@ -77,7 +87,7 @@ RETURNS jsonb
 AS 'MODULE_PATHNAME', 'mcp_execute_query'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION mcp.execute_query(integer, text, integer, text, jsonb) IS
-'Runs one read-only query on an approved or active dataset and returns {columns, text (markdown or csv) or rows (json), row_count, truncated, execution_time_ms, warnings, cached}. The SQL is parsed by PostgreSQL''s parser and must be one SELECT / WITH ... SELECT / VALUES / TABLE that only reads; it runs in a read-only transaction with mcp_analytics.statement_timeout. A query without GROUP BY, aggregates or DISTINCT returns at most mcp_analytics.max_raw_rows (5) rows. context ({client_name, client_version, user_agent, session_id, api_key_id}) is recorded in mcp.query_logs, as every call is, failed ones included.';
+'Runs one read-only query on an approved or active dataset and returns {columns, text (markdown or csv) or rows (json), row_count, truncated, execution_time_ms, warnings, house_rule, rows_held_back, cached}. The SQL is parsed by PostgreSQL''s parser and must be one SELECT / WITH ... SELECT / VALUES / TABLE that only reads; it runs in a read-only transaction with mcp_analytics.statement_timeout. House rules: at most mcp_analytics.max_raw_rows (5) raw records leave per call however they are packed (rows the server cannot prove to aggregate a group, judged from the parsed query and the dataset profile; collections of raw records are refused), and aggregated rows of groups under mcp_analytics.min_cell_users distinct panelists are held back; house_rule names the rule that changed the answer. context ({client_name, client_version, user_agent, session_id, api_key_id}) is recorded in mcp.query_logs, as every call is, failed ones included.';
 
 CREATE FUNCTION mcp.execute_multi_query(queries jsonb, max_concurrency integer DEFAULT 8,
                                         context jsonb DEFAULT '{}')

@@ -23,6 +23,21 @@ CREATE INDEX mcp_sessions_last_seen_idx ON mcp.mcp_sessions (last_seen_at);
 CREATE INDEX mcp_sessions_api_key_idx ON mcp.mcp_sessions (api_key_id);
 COMMENT ON TABLE mcp.mcp_sessions IS 'Open MCP sessions (Mcp-Session-Id): the negotiated protocol version and who the client is, shared by all bridges';
 
+-- Bridges keep a verified session for a moment; a session closed anywhere ends that at once.
+-- The payload names no session: ids are credentials, and any role may LISTEN.
+CREATE FUNCTION mcp._notify_sessions_closed() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM gone) THEN
+        PERFORM pg_notify('mcp_analytics', '{"event": "sessions_closed"}');
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION mcp._notify_sessions_closed() IS 'Trigger: NOTIFY mcp_analytics with {event: sessions_closed} when sessions are deleted, so bridges drop cached sessions';
+CREATE TRIGGER mcp_sessions_notify_closed AFTER DELETE ON mcp.mcp_sessions
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION mcp._notify_sessions_closed();
+
 CREATE FUNCTION mcp.open_session(api_key_id integer, protocol_version text,
                                  client_info jsonb DEFAULT '{}', client_capabilities jsonb DEFAULT '{}',
                                  user_agent text DEFAULT NULL, transport text DEFAULT 'http',

@@ -185,10 +185,14 @@ END
 $$;
 COMMENT ON FUNCTION mcp._argument_problem(jsonb, jsonb, text) IS 'Internal: the first way value breaks a (simple) JSON Schema, as a sentence, or NULL';
 
+-- PL/pgSQL, not SQL: every tools/call asks, and PL/pgSQL keeps its plans for the session
+-- where a SQL function with a SET clause is parsed and planned on every call.
 CREATE FUNCTION mcp._tool_available(tool mcp.tools) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT to_regprocedure(tool.handler || '(jsonb,jsonb)') IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM unnest(tool.requires) r WHERE to_regprocedure(r) IS NULL)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN to_regprocedure(tool.handler || '(jsonb,jsonb)') IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM unnest(tool.requires) r WHERE to_regprocedure(r) IS NULL);
+END
 $$;
 COMMENT ON FUNCTION mcp._tool_available(mcp.tools) IS 'Internal: whether a tool''s handler and the functions it requires are installed';
 
@@ -313,7 +317,7 @@ DECLARE
 BEGIN
     SELECT coalesce(jsonb_agg(mcp._dataset_summary(d) ORDER BY d.id), '[]') INTO listed
       FROM mcp.datasets d WHERE d.status IN ('approved', 'active') AND mcp._may_use_dataset(d.id);
-    RETURN jsonb_build_object('text', mcp.context(1), 'structured', jsonb_build_object('datasets', listed));
+    RETURN jsonb_build_object('text', mcp.fence_untrusted(mcp.context(1)), 'structured', jsonb_build_object('datasets', listed));
 END
 $$;
 COMMENT ON FUNCTION mcp._tool_list_datasets(jsonb, jsonb) IS 'Tool list_datasets: live datasets (context level 1)';
@@ -331,7 +335,7 @@ BEGIN
                ORDER BY s.schema_name, s.table_name), '[]')
       INTO tables
       FROM mcp.dataset_schemas s WHERE s.dataset_id = d.id;
-    RETURN jsonb_build_object('text', mcp.context(2, d.id),
+    RETURN jsonb_build_object('text', mcp.fence_untrusted(mcp.context(2, d.id)),
         'structured', jsonb_build_object('dataset', mcp._dataset_summary(d), 'tables', tables));
 END
 $$;
@@ -342,7 +346,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     d          mcp.datasets := mcp._live_dataset((arguments ->> 'dataset_id')::integer);
     table_name text := arguments ->> 'table_name';
-    text_out   text := mcp.context(3, d.id, table_name);
+    text_out   text := mcp.fence_untrusted(mcp.context(3, d.id, table_name));
 BEGIN
     RETURN jsonb_build_object('text', text_out, 'structured', jsonb_build_object(
         'dataset_id', d.id, 'table_name', table_name, 'context', text_out));
@@ -350,12 +354,14 @@ END
 $$;
 COMMENT ON FUNCTION mcp._tool_get_table_detail(jsonb, jsonb) IS 'Tool get_table_detail: one table''s statistics and samples (context level 3)';
 
--- The text the model reads: the table, then what it must know about it.
+-- The text the model reads: the table inside the untrusted-data fence, then what it must
+-- know about it. PL/pgSQL for its plan cache, as _tool_available.
 CREATE FUNCTION mcp._result_text(result jsonb, format text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT concat_ws(E'\n\n',
-        CASE WHEN format = 'json' THEN coalesce(result -> 'rows', '[]')::text
-             ELSE coalesce(result ->> 'text', '') END,
+LANGUAGE plpgsql VOLATILE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN concat_ws(E'\n\n',
+        mcp.fence_untrusted(CASE WHEN format = 'json' THEN coalesce(result -> 'rows', '[]')::text
+                                 ELSE coalesce(result ->> 'text', '') END),
         (SELECT string_agg('Warning: ' || w, E'\n')
            FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(result -> 'warnings') = 'array'
                                                THEN result -> 'warnings' ELSE '[]' END) w),
@@ -364,9 +370,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
             CASE WHEN (result ->> 'truncated')::boolean THEN 'truncated' END,
             CASE WHEN result ? 'execution_time_ms'
                  THEN round((result ->> 'execution_time_ms')::numeric, 1) || ' ms' END,
-            CASE WHEN (result ->> 'cached')::boolean THEN 'from cache' END))
+            CASE WHEN (result ->> 'cached')::boolean THEN 'from cache' END));
+END
 $$;
-COMMENT ON FUNCTION mcp._result_text(jsonb, text) IS 'Internal: an execute_query result as text for the model (table, warnings, row count and time)';
+COMMENT ON FUNCTION mcp._result_text(jsonb, text) IS 'Internal: an execute_query result as text for the model (the table fenced as untrusted data, warnings, row count and time)';
 
 CREATE FUNCTION mcp._tool_execute_query(arguments jsonb, context jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -409,8 +416,8 @@ DECLARE
     result jsonb := mcp.weighted_query((arguments ->> 'dataset_id')::integer, arguments -> 'spec');
 BEGIN
     RETURN jsonb_build_object('text', concat_ws(E'\n\n',
-        mcp._markdown_rows(result -> 'rows', 200,
-                           ARRAY['value', 'se', 'ci_low', 'ci_high', 'base', 'n_eff', 'low_base']),
+        mcp.fence_untrusted(mcp._markdown_rows(result -> 'rows', 200,
+                           ARRAY['value', 'se', 'ci_low', 'ci_high', 'base', 'n_eff', 'low_base'])),
         (SELECT string_agg('Warning: ' || w, E'\n')
            FROM jsonb_array_elements_text(coalesce(result -> 'warnings', '[]')) w)),
         'structured', result);

@@ -73,7 +73,7 @@ COMMENT ON FUNCTION mcp.mcp_resource_templates() IS
 
 CREATE FUNCTION mcp.read_resource(resource_uri text)
 RETURNS TABLE (uri text, mime_type text, content text)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     wanted  text := resource_uri;
     parts   text[];
@@ -83,7 +83,7 @@ BEGIN
     IF wanted = 'mcp-analytics://context/global' THEN
         body := mcp.context(0);
     ELSIF wanted = 'mcp-analytics://datasets' THEN
-        body := mcp.context(1);
+        body := mcp.fence_untrusted(mcp.context(1));
     ELSE
         parts := regexp_match(wanted, '^mcp-analytics://datasets/([0-9]{1,9})/(overview|schema|tables/(.+))$');
         IF parts IS NOT NULL THEN
@@ -98,9 +98,10 @@ BEGIN
                 USING ERRCODE = 'undefined_object',
                       HINT = 'resources/list and resources/templates/list show what can be read; datasets must be approved.';
         END IF;
-        body := CASE WHEN parts[2] = 'overview' THEN mcp._dataset_overview(d)
-                     WHEN parts[2] = 'schema' THEN mcp.context(2, d.id)
-                     ELSE mcp.context(3, d.id, parts[3]) END;
+        -- Everything about a dataset comes from it or was written about it: fenced.
+        body := mcp.fence_untrusted(CASE WHEN parts[2] = 'overview' THEN mcp._dataset_overview(d)
+                                         WHEN parts[2] = 'schema' THEN mcp.context(2, d.id)
+                                         ELSE mcp.context(3, d.id, parts[3]) END);
     END IF;
     uri := wanted;
     mime_type := 'text/markdown';
@@ -109,7 +110,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mcp.read_resource(text) IS
-'The contents of one resource (resources/read) as markdown; an unknown URI, or a dataset that is not approved, is an error with SQLSTATE 42704.';
+'The contents of one resource (resources/read) as markdown, dataset text inside an untrusted-data fence (mcp.fence_untrusted); an unknown URI, or a dataset that is not approved, is an error with SQLSTATE 42704.';
 
 ------------------------------------------------------------------------------------------
 -- Prompts
@@ -127,7 +128,7 @@ COMMENT ON TABLE mcp.prompts IS 'MCP prompts (prompts/list, prompts/get). In tem
 CREATE FUNCTION mcp._house_rules() RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT string_agg('- ' || (s.value #>> '{}'), E'\n'
-                      ORDER BY array_position(ARRAY['rules.weighting', 'rules.raw_rows', 'rules.low_base', 'rules.output'], s.key), s.key)
+                      ORDER BY array_position(ARRAY['rules.weighting', 'rules.raw_rows', 'rules.min_cells', 'rules.low_base', 'rules.output', 'rules.untrusted_data'], s.key), s.key)
            || E'\n- Merge NCCS grades before grouping: '
            || (SELECT string_agg(grades || ' → ' || merged, '; ' ORDER BY merged)
                  FROM (SELECT v AS merged, string_agg(k, ', ' ORDER BY k) AS grades

@@ -19,14 +19,16 @@ BEGIN
         RAISE EXCEPTION 'skip must be 0 or more and limit from 1 to 1000'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT coalesce(jsonb_agg(to_jsonb(d) ORDER BY d.id), '[]') INTO listed
+    SELECT coalesce(jsonb_agg(to_jsonb(d) || jsonb_build_object('health', coalesce(h.health, 'healthy'))
+                              ORDER BY d.id), '[]') INTO listed
       FROM (SELECT * FROM mcp.datasets(api_datasets.status) x ORDER BY x.id
-             OFFSET coalesce(skip, 0) LIMIT coalesce("limit", 100)) d;
+             OFFSET coalesce(skip, 0) LIMIT coalesce("limit", 100)) d
+      LEFT JOIN mcp.dataset_health() h ON h.dataset_id = d.id;
     RETURN listed;
 END
 $$;
 COMMENT ON FUNCTION mcp.api_datasets(text, integer, integer) IS
-'GET /api/datasets?status&skip&limit: a page of datasets as a JSON array, connections masked.';
+'GET /api/datasets?status&skip&limit: a page of datasets as a JSON array, connections masked, each with its health (healthy, degraded, unhealthy: mcp.dataset_health()).';
 
 CREATE FUNCTION mcp.api_dataset(dataset_id integer) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -126,7 +128,7 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     -- skip and limit page the rows; the callers apply them.
     allowed constant text[] := ARRAY['client', 'tool', 'success', 'dataset_id', 'api_key_id',
-                                     'user', 'session_id', 'since', 'until', 'q', 'skip', 'limit'];
+                                     'user', 'session_id', 'since', 'until', 'q', 'house_rule', 'skip', 'limit'];
     f        jsonb := coalesce(filters, '{}');
     unknown  text;
     since_ts timestamptz;
@@ -152,6 +154,10 @@ BEGIN
         RAISE EXCEPTION 'success is true or false; dataset_id and api_key_id are integers'
             USING ERRCODE = 'invalid_parameter_value';
     END;
+    IF f ->> 'house_rule' IS NOT NULL AND f ->> 'house_rule' NOT IN ('raw_rows', 'min_cells', 'any', 'none') THEN
+        RAISE EXCEPTION 'house_rule is raw_rows, min_cells, any or none, not %', left(f ->> 'house_rule', 50)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     since_ts := mcp._filter_time(f ->> 'since', 'since');
     until_ts := mcp._filter_time(f ->> 'until', 'until');
     RETURN QUERY
@@ -168,12 +174,15 @@ BEGIN
        AND (f ->> 'session_id' IS NULL OR l.session_id = f ->> 'session_id')
        AND (since_ts IS NULL OR l.created_at >= since_ts)
        AND (until_ts IS NULL OR l.created_at < until_ts)
+       AND (f ->> 'house_rule' IS NULL OR l.house_rule = f ->> 'house_rule'
+            OR (f ->> 'house_rule' = 'any' AND l.house_rule IS NOT NULL)
+            OR (f ->> 'house_rule' = 'none' AND l.house_rule IS NULL))
        AND (f ->> 'q' IS NULL OR strpos(lower(l.query_text), lower(f ->> 'q')) > 0
             OR strpos(lower(coalesce(l.error_message, '')), lower(f ->> 'q')) > 0);
 END
 $$;
 COMMENT ON FUNCTION mcp._matching_query_logs(jsonb) IS
-'Internal: query-log rows matching {client, tool, success, dataset_id, api_key_id, user (a person''s login), session_id, since, until, q}, shared by mcp.search_query_logs (REST) and the dashboard';
+'Internal: query-log rows matching {client, tool, success, dataset_id, api_key_id, user (a person''s login), session_id, since, until, q, house_rule (raw_rows, min_cells, any, none)}, shared by mcp.search_query_logs (REST) and the dashboard';
 
 CREATE FUNCTION mcp.search_query_logs(filters jsonb DEFAULT '{}') RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -207,7 +216,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mcp.search_query_logs(jsonb) IS
-'GET /api/logs: query log rows, newest first (each with user_login, the person it ran for), filtered by {client, tool, success, dataset_id, api_key_id, user (a person''s login), session_id, since, until (timestamps or ages such as 24h, 7d), q (text in the query or error), skip, limit}; answers {total, skip, limit, items}.';
+'GET /api/logs: query log rows, newest first (each with user_login, the person it ran for), filtered by {client, tool, success, dataset_id, api_key_id, user (a person''s login), session_id, since, until (timestamps or ages such as 24h, 7d), q (text in the query or error), house_rule (raw_rows, min_cells, any, none), skip, limit}; answers {total, skip, limit, items}.';
 
 GRANT EXECUTE ON FUNCTION mcp.api_datasets(text, integer, integer), mcp.api_dataset(integer),
     mcp.api_dataset_metadata(integer), mcp.search_query_logs(jsonb) TO mcp_reader;

@@ -1,11 +1,13 @@
-// Benchmark of mcp-bridge: tools/call execute_query('SELECT 1') through the official SDK
-// client at 1 and 8 concurrent clients (each its own session), beside plain libpq round trips
-// measured in the same run: SELECT 1, and SELECT mcp.execute_query(id, 'SELECT 1') (the same
-// work without the bridge and MCP). Prints figures and ratios; never fails on a timing.
+// Benchmark of mcp-bridge: tools/call execute_query('SELECT 1') from a raw keep-alive HTTP
+// client (1 and 16 connections, no SDK) and through the official SDK client (1 and 8 clients,
+// each its own session), beside plain libpq round trips measured in the same run: SELECT 1,
+// and SELECT mcp.execute_query(id, 'SELECT 1') (the same work without the bridge and MCP).
+// Prints figures and ratios; never fails on a timing.
 //
 // Environment: MCP_URL (…/mcp), MCP_API_KEY, BENCH_PG_URL (libpq conninfo of the metadata
-// database, as the bridge connects), PG_ROUNDTRIP_BIN, and optionally BENCH_SECONDS (5),
-// BENCH_DATASET_ID (default: the first dataset list_datasets shows).
+// database, as the bridge connects), PG_ROUNDTRIP_BIN, HTTP_ROUNDTRIP_BIN, and optionally
+// BENCH_SECONDS (5), BENCH_DATASET_ID (default: the first dataset list_datasets shows),
+// BENCH_REPORT (a file that collects the figures for make bench's table).
 'use strict';
 const { execFileSync } = require('node:child_process');
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
@@ -15,6 +17,7 @@ const url = need('MCP_URL');
 const key = need('MCP_API_KEY');
 const pgUrl = need('BENCH_PG_URL');
 const roundtrip = need('PG_ROUNDTRIP_BIN');
+const rawClient = need('HTTP_ROUNDTRIP_BIN');
 const seconds = Number(process.env.BENCH_SECONDS || 5);
 
 function need(name) {
@@ -63,14 +66,92 @@ async function measureBridge(clients, datasetId) {
     p50_ms: percentile(latencies, 0.5), p95_ms: percentile(latencies, 0.95) };
 }
 
+// The same call through fetch, in one protocol revision or the other: a 2025-11-25 session
+// (initialize first, then Mcp-Session-Id) or a 2026-07-28 stateless request (_meta and the
+// Mcp-Method/Mcp-Name headers on every call).
+async function measureFetchEra(clients, datasetId, era) {
+  const headers = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', Authorization: `Bearer ${key}` };
+  const post = (body, extra) => fetch(url, { method: 'POST', headers: { ...headers, ...extra }, body: JSON.stringify(body) });
+  const callers = await Promise.all(Array.from({ length: clients }, async (_, i) => {
+    const params = { name: 'execute_query', arguments: { dataset_id: datasetId, sql: 'SELECT 1' } };
+    if (era === '2026-07-28') {
+      const meta = { 'io.modelcontextprotocol/protocolVersion': era,
+        'io.modelcontextprotocol/clientInfo': { name: `bridge-bench-raw-${i}`, version: '1' },
+        'io.modelcontextprotocol/clientCapabilities': {} };
+      const extra = { 'MCP-Protocol-Version': era, 'Mcp-Method': 'tools/call', 'Mcp-Name': 'execute_query' };
+      return async (id) => (await post({ jsonrpc: '2.0', id, method: 'tools/call', params: { ...params, _meta: meta } }, extra)).json();
+    }
+    const init = await post({ jsonrpc: '2.0', id: 0, method: 'initialize',
+      params: { protocolVersion: era, capabilities: {}, clientInfo: { name: `bridge-bench-raw-${i}`, version: '1' } } });
+    await init.text();
+    const session = init.headers.get('mcp-session-id');
+    const extra = { 'Mcp-Session-Id': session, 'MCP-Protocol-Version': era };
+    await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, extra)).text();
+    return async (id) => (await post({ jsonrpc: '2.0', id, method: 'tools/call', params }, extra)).json();
+  }));
+  let id = 1;
+  await Promise.all(callers.map(async (call) => { for (let i = 0; i < 20; ++i) await call(id++); }));
+  const latencies = [];
+  let errors = 0;
+  const started = process.hrtime.bigint();
+  const end = started + BigInt(Math.round(seconds * 1e9));
+  await Promise.all(callers.map(async (call) => {
+    while (process.hrtime.bigint() < end) {
+      const t0 = process.hrtime.bigint();
+      const reply = await call(id++);
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (!reply.result || reply.result.isError) errors += 1;
+    }
+  }));
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  latencies.sort((a, b) => a - b);
+  return { clients, calls: latencies.length, errors, calls_per_s: latencies.length / elapsed,
+    p50_ms: percentile(latencies, 0.5), p95_ms: percentile(latencies, 0.95) };
+}
+
 function measureLibpq(clients, sql) {
   const out = execFileSync(roundtrip, ['--url', pgUrl, '--sql', sql, '--clients', String(clients), '--seconds', String(seconds)],
     { encoding: 'utf8' });
   return JSON.parse(out);
 }
 
+async function rawSession() {
+  const post = (body, session) => fetch(url, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json',
+      Accept: 'application/json, text/event-stream', ...(session ? { 'Mcp-Session-Id': session } : {}) },
+    body: JSON.stringify(body),
+  });
+  const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {
+    protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'http-roundtrip', version: '1.0.0' } } });
+  const session = init.headers.get('mcp-session-id');
+  if (!init.ok || !session) throw new Error(`initialize failed: ${init.status}`);
+  await init.text();
+  const done = await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session);
+  await done.text();
+  return session;
+}
+
+// The raw keep-alive client: one body, N connections, no SDK.
+function measureRaw(clients, session, body) {
+  const port = new URL(url).port;
+  const out = execFileSync(rawClient, ['--port', port, '--path', new URL(url).pathname,
+    '--header', `Authorization: Bearer ${key}`, '--header', `Mcp-Session-Id: ${session}`,
+    '--body', JSON.stringify(body), '--clients', String(clients), '--seconds', String(seconds),
+    '--error-text', '"isError":true'], { encoding: 'utf8' });
+  return JSON.parse(out);
+}
+
 function row(label, m) {
-  return `${label.padEnd(44)} ${String(m.clients).padStart(7)} ${m.p50_ms.toFixed(3).padStart(9)} ${m.p95_ms.toFixed(3).padStart(9)} ${m.calls_per_s.toFixed(0).padStart(10)}`;
+  return `${label.padEnd(48)} ${String(m.clients).padStart(7)} ${m.p50_ms.toFixed(3).padStart(9)} ${m.p95_ms.toFixed(3).padStart(9)} ${m.calls_per_s.toFixed(0).padStart(10)}` +
+    (m.errors ? `  (${m.errors} errors)` : '');
+}
+
+// One line per figure for the report make bench prints (test/bench/report.sh).
+function report(label, value, unit, baselineLabel, baseline, target) {
+  if (!process.env.BENCH_REPORT) return;
+  require('node:fs').appendFileSync(process.env.BENCH_REPORT,
+    [label, value.toFixed(3), unit, baselineLabel, baseline.toFixed(3), target].join('\t') + '\n');
 }
 
 (async () => {
@@ -79,35 +160,67 @@ function row(label, m) {
   if (!datasetId) {
     const listed = await probe.callTool({ name: 'list_datasets', arguments: {} });
     datasetId = listed.structuredContent?.datasets?.[0]?.id;
-    if (!datasetId) throw new Error('no approved dataset: approve one (make run does) or set BENCH_DATASET_ID');
+    if (!datasetId) throw new Error('no approved dataset: approve one or set BENCH_DATASET_ID');
   }
   const check = await probe.callTool({ name: 'execute_query', arguments: { dataset_id: datasetId, sql: 'SELECT 1' } });
   if (check.isError) throw new Error(check.content[0].text);
   await probe.close();
 
   console.log(`mcp-bridge benchmark: ${seconds}s per measurement, dataset ${datasetId}, ${url}`);
-  console.log(`${'measurement'.padEnd(44)} ${'clients'.padStart(7)} ${'p50 ms'.padStart(9)} ${'p95 ms'.padStart(9)} ${'calls/s'.padStart(10)}`);
-  const results = {};
-  for (const clients of [1, 8]) {
-    results[`libpq_select1_${clients}`] = measureLibpq(clients, 'SELECT 1');
-    console.log(row('libpq SELECT 1', results[`libpq_select1_${clients}`]));
-    results[`libpq_execute_query_${clients}`] = measureLibpq(clients, `SELECT mcp.execute_query(${datasetId}, 'SELECT 1')`);
-    console.log(row("libpq SELECT mcp.execute_query(id, 'SELECT 1')", results[`libpq_execute_query_${clients}`]));
-    results[`bridge_${clients}`] = await measureBridge(clients, datasetId);
-    console.log(row('MCP tools/call execute_query (SDK client)', results[`bridge_${clients}`]));
+  console.log(`${'measurement'.padEnd(48)} ${'clients'.padStart(7)} ${'p50 ms'.padStart(9)} ${'p95 ms'.padStart(9)} ${'calls/s'.padStart(10)}`);
+  const r = {};
+  const show = (name, label, m) => { r[name] = m; console.log(row(label, m)); };
+  const session = await rawSession();
+  const call = { jsonrpc: '2.0', id: 7, method: 'tools/call',
+    params: { name: 'execute_query', arguments: { dataset_id: datasetId, sql: 'SELECT 1' } } };
+  for (const clients of [1, 16]) {
+    show(`libpq_select1_${clients}`, 'libpq SELECT 1', measureLibpq(clients, 'SELECT 1'));
+    show(`libpq_execute_query_${clients}`, "libpq SELECT mcp.execute_query(id, 'SELECT 1')",
+      measureLibpq(clients, `SELECT mcp.execute_query(${datasetId}, 'SELECT 1')`));
+    if (clients === 1) {
+      show('raw_ping_1', 'raw HTTP ping', measureRaw(1, session, { jsonrpc: '2.0', id: 1, method: 'ping' }));
+      show('raw_tools_list_1', 'raw HTTP tools/list', measureRaw(1, session, { jsonrpc: '2.0', id: 2, method: 'tools/list' }));
+    }
+    show(`raw_call_${clients}`, 'raw HTTP tools/call execute_query SELECT 1', measureRaw(clients, session, call));
   }
-  console.log('ratios (bridge / baseline):');
   for (const clients of [1, 8]) {
-    const bridge = results[`bridge_${clients}`];
-    const raw = results[`libpq_select1_${clients}`];
-    const fn = results[`libpq_execute_query_${clients}`];
-    console.log(`  ${clients} client(s): p50 ${(bridge.p50_ms / raw.p50_ms).toFixed(1)}x libpq SELECT 1, ` +
-      `${(bridge.p50_ms / fn.p50_ms).toFixed(1)}x libpq execute_query; ` +
-      `bridge + MCP add ${(bridge.p50_ms - fn.p50_ms).toFixed(3)} ms per call at p50; ` +
-      `throughput ${(bridge.calls_per_s / fn.calls_per_s * 100).toFixed(0)}% of libpq execute_query` +
-      (bridge.errors ? `; ${bridge.errors} isError results` : ''));
+    show(`sdk_${clients}`, 'SDK client tools/call execute_query SELECT 1', await measureBridge(clients, datasetId));
   }
-  console.log('json: ' + JSON.stringify(results));
+
+  const raw1 = r.raw_call_1;
+  const lib1 = r.libpq_select1_1;
+  const fn1 = r.libpq_execute_query_1;
+  console.log('ratios:');
+  console.log(`  raw HTTP tools/call p50 ${raw1.p50_ms.toFixed(3)} ms = ${(raw1.p50_ms / lib1.p50_ms).toFixed(1)}x libpq SELECT 1; ` +
+    `the bridge adds ${(raw1.p50_ms - fn1.p50_ms).toFixed(3)} ms to libpq execute_query, ` +
+    `execute_query adds ${(fn1.p50_ms - lib1.p50_ms).toFixed(3)} ms to libpq SELECT 1`);
+  console.log(`  16 connections: raw HTTP ${r.raw_call_16.calls_per_s.toFixed(0)} calls/s = ` +
+    `${(100 * r.raw_call_16.calls_per_s / r.libpq_execute_query_16.calls_per_s).toFixed(0)}% of libpq execute_query, ` +
+    `${(100 * r.raw_call_16.calls_per_s / r.libpq_select1_16.calls_per_s).toFixed(0)}% of libpq SELECT 1`);
+  console.log(`  SDK client: p50 ${r.sdk_1.p50_ms.toFixed(3)} ms at 1 client, ${r.sdk_8.calls_per_s.toFixed(0)} calls/s at 8 ` +
+    `(the client library's own cost is the gap to raw HTTP: ${(r.sdk_1.p50_ms - raw1.p50_ms).toFixed(3)} ms)`);
+
+  report('tools/call SELECT 1, raw HTTP, p50 (ms)', raw1.p50_ms, 'ms', 'libpq SELECT 1 p50', lib1.p50_ms, '<= 0.6 ms');
+  report('tools/call SELECT 1, raw HTTP, p50 above libpq execute_query (ms)', raw1.p50_ms - fn1.p50_ms, 'ms',
+    'libpq execute_query p50', fn1.p50_ms, '-');
+  report('raw HTTP ping p50 (ms)', r.raw_ping_1.p50_ms, 'ms', 'libpq SELECT 1 p50', lib1.p50_ms, '-');
+  report('tools/call, raw HTTP, 16 connections (calls/s)', r.raw_call_16.calls_per_s, 'calls/s',
+    'libpq SELECT 1, 16 conns', r.libpq_select1_16.calls_per_s, '>= 8000');
+  report('tools/call, raw HTTP, 16 connections vs libpq execute_query (calls/s)', r.raw_call_16.calls_per_s, 'calls/s',
+    'libpq execute_query, 16 conns', r.libpq_execute_query_16.calls_per_s, '-');
+  report('tools/call, SDK client, 1 client, p50 (ms)', r.sdk_1.p50_ms, 'ms', 'raw HTTP tools/call p50', raw1.p50_ms, '-');
+  report('tools/call, SDK client, 8 clients (calls/s)', r.sdk_8.calls_per_s, 'calls/s', 'raw HTTP, 16 conns', r.raw_call_16.calls_per_s, 'peer x4 (no peer here)');
+  for (const era of ['2025-11-25', '2026-07-28']) {
+    show(`fetch_${era}`, `tools/call via fetch, ${era === '2026-07-28' ? 'stateless 2026-07-28' : '2025-11-25 session'}`,
+      await measureFetchEra(1, datasetId, era));
+  }
+  const stateless = r['fetch_2026-07-28'];
+  const sessionCall = r['fetch_2025-11-25'];
+  console.log(`  2026-07-28 stateless p50 ${stateless.p50_ms.toFixed(3)} ms beside 2025-11-25 session p50 ` +
+    `${sessionCall.p50_ms.toFixed(3)} ms (${(stateless.p50_ms / sessionCall.p50_ms).toFixed(2)}x)`);
+  report('tools/call, 2026-07-28 stateless, fetch, p50 (ms)', stateless.p50_ms, 'ms',
+    '2025-11-25 session, fetch, p50', sessionCall.p50_ms, '-');
+  console.log('json: ' + JSON.stringify(r));
 })().catch((error) => {
   console.error('bridge_bench:', error.message);
   process.exit(1);

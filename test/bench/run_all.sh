@@ -7,6 +7,10 @@ BENCH=$ROOT/test/bench
 if [ "${BENCH_QUICK:-0}" = 1 ]; then export SCALE=${SCALE:-10} ROUNDS=${ROUNDS:-300} REPS=${REPS:-3} BENCH_SECONDS=${BENCH_SECONDS:-2}; fi
 
 status=0
+# Each benchmark appends its headline figures here; the report at the end prints them.
+export BENCH_REPORT
+BENCH_REPORT=$(mktemp /tmp/mcp_bench_report.XXXXXX)
+trap 'rm -f "$BENCH_REPORT"' EXIT
 run() {  # title script...
     local title=$1; shift
     printf '\n######## %s\n' "$title"
@@ -15,6 +19,6 @@ run() {  # title script...
 run "query execution (issue: safe, fast query execution)" "$BENCH/query_bench.sh"
 run "profiling (issue: background profiling)" "$BENCH/profiler_bench.sh"
 run "weighted reach (issue: weighted panel analytics)" "$BENCH/weighting_bench.sh"
-"$ROOT/test/support/run_local.sh" start >/dev/null
-run "bridge tools/call (issue: mcp-bridge)" "$BENCH/bridge_bench.sh"
+run "bridge tools/call (issue: mcp-bridge; issue 12: speed)" "$BENCH/bridge_bench.sh"
+"$BENCH/report.sh" "$BENCH_REPORT"
 exit $status

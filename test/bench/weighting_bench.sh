@@ -18,14 +18,10 @@ REPS=${REPS:-5}
 SUPPORT=$ROOT/test/support
 
 if [ -z "${BENCH_DATABASE:-}" ]; then
-    WORK=$(mktemp -d /tmp/mcp_weighting_bench.XXXXXX)
-    chmod 755 "$WORK"
-    PORT=$("$SUPPORT/pg_cluster.sh" free-port 55400)
-    cleanup() { "$SUPPORT/pg_cluster.sh" stop "$WORK"; rm -rf "$WORK"; }
-    trap cleanup EXIT
-    "$SUPPORT/pg_cluster.sh" init "$WORK" "$PORT"
-    "$SUPPORT/pg_cluster.sh" start "$WORK"
-    export PGHOST=$WORK/socket PGPORT=$PORT PGUSER=postgres
+    # This tree's build in its private copy of PostgreSQL, as the other benchmarks.
+    # shellcheck source=bench_cluster.sh
+    . "$ROOT/test/bench/bench_cluster.sh"
+    bench_cluster_start mcp_weighting_bench 55400 >/dev/null
     psql -X -q -d postgres -c "CREATE DATABASE bench" >/dev/null
     psql -X -q -d bench -c "CREATE EXTENSION mcp_analytics" >/dev/null
     DB=bench

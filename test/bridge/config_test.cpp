@@ -201,18 +201,17 @@ TEST(Config, OriginsMustBeOriginsOrAStar) {
 }
 
 TEST(Config, PublicUrlTurnsOnOAuthAndLosesItsTrailingSlash) {
-    EXPECT_EQ(parse({}).config.public_url, "");
-    EXPECT_EQ(parse({"--public-url", "https://mcp.example.com/"}).config.public_url,
+    EXPECT_EQ(parse({}).config.proxy_trust.public_url, "");
+    EXPECT_EQ(parse({"--public-url", "https://mcp.example.com/"}).config.proxy_trust.public_url,
               "https://mcp.example.com");
-    EXPECT_EQ(parse({}, {{"MCP_BRIDGE_PUBLIC_URL", "http://127.0.0.1:8080"}}).config.public_url,
+    EXPECT_EQ(parse({}, {{"MCP_BRIDGE_PUBLIC_URL", "http://127.0.0.1:8080"}}).config.proxy_trust.public_url,
               "http://127.0.0.1:8080");
-    EXPECT_EQ(parse({"--public-url", "https://example.com/analytics"}).config.public_url,
-              "https://example.com/analytics");
 }
 
 TEST(Config, PublicUrlMustBeAPlainHttpUrl) {
     for (const char* bad : {"mcp.example.com", "ftp://x", "https://", "https://a.example?x=1",
-                            "https://a.example#f", "https://user@a.example", "https://a b"}) {
+                            "https://a.example#f", "https://user@a.example", "https://a b",
+                            "https://example.com/analytics"}) {
         const ParseResult result = parse({"--public-url", bad});
         EXPECT_EQ(result.outcome, ParseOutcome::error) << bad;
         EXPECT_NE(result.error.find("--public-url"), std::string::npos) << result.error;
@@ -239,6 +238,34 @@ TEST(Config, UsageListsEveryFlagAndVariable) {
           "--shutdown-timeout", "MCP_BRIDGE_SHUTDOWN_TIMEOUT", "--help"}) {
         EXPECT_NE(usage.find(word), std::string::npos) << word;
     }
+}
+
+}  // namespace
+}  // namespace mcp::bridge
+
+namespace mcp::bridge {
+namespace {
+
+TEST(Config, TrustedProxiesAndPublicUrlFromEnvironmentAndFlags) {
+    const ParseResult result = parse({"--public-url", "https://analytics.example.com/"},
+                                     {{"MCP_BRIDGE_TRUSTED_PROXIES", "10.0.0.0/8,fd00::/8"}});
+    ASSERT_EQ(result.outcome, ParseOutcome::run) << result.error;
+    EXPECT_EQ(result.config.proxy_trust.networks.size(), 2u);
+    EXPECT_FALSE(result.config.proxy_trust.any);
+    EXPECT_EQ(result.config.proxy_trust.public_url, "https://analytics.example.com");
+    const ParseResult none = parse({});
+    EXPECT_TRUE(none.config.proxy_trust.networks.empty() && !none.config.proxy_trust.any)
+        << "no proxy is trusted unless configured";
+    EXPECT_EQ(none.config.proxy_trust.public_url, "");
+}
+
+TEST(Config, BadTrustedProxiesOrPublicUrlAreRejectedNamingTheSetting) {
+    const ParseResult proxies = parse({"--trusted-proxies", "10.0.0.0/40"});
+    ASSERT_EQ(proxies.outcome, ParseOutcome::error);
+    EXPECT_NE(proxies.error.find("--trusted-proxies"), std::string::npos) << proxies.error;
+    const ParseResult url = parse({}, {{"MCP_BRIDGE_PUBLIC_URL", "analytics.example.com/mcp"}});
+    ASSERT_EQ(url.outcome, ParseOutcome::error);
+    EXPECT_NE(url.error.find("MCP_BRIDGE_PUBLIC_URL"), std::string::npos) << url.error;
 }
 
 }  // namespace

@@ -75,6 +75,36 @@ TEST(HotReload, DatasetAndCatalogEventsReloadKeyEventsForgetKeys) {
     EXPECT_TRUE(effects.keys);
     effects = HotReload::effects_of({R"({"event": "tools_changed"})", "not json"});
     EXPECT_TRUE(effects.catalogs);
+    EXPECT_TRUE(effects.datasets.empty());
+}
+
+TEST(HotReload, DatasetAndMetadataEventsNameTheDatasetsOnce) {
+    const auto effects = HotReload::effects_of(
+        {R"({"event": "update", "dataset_id": 3, "status": "approved"})",
+         R"({"event": "metadata", "dataset_id": 5})", R"({"event": "update", "dataset_id": 3})",
+         R"({"event": "update", "dataset_id": "7"})", R"({"event": "update", "dataset_id": 1e99})"});
+    EXPECT_TRUE(effects.catalogs);
+    EXPECT_EQ(effects.datasets, (std::vector<int>{3, 5}));
+}
+
+TEST(StreamHub, SessionsListsThoseWithAnOpenStream) {
+    StreamHub hub;
+    auto a = hub.open("s1");
+    auto b = hub.open("s2");
+    b->close();
+    EXPECT_EQ(hub.sessions(), std::vector<std::string>{"s1"});
+    a.reset();
+    EXPECT_TRUE(hub.sessions().empty());
+}
+
+TEST(HotReload, ClosedSessionsForgetCachedSessionsOnly) {
+    auto effects = HotReload::effects_of({R"({"event": "sessions_closed"})"});
+    EXPECT_TRUE(effects.sessions);
+    EXPECT_FALSE(effects.catalogs);  // no list_changed broadcast for a closed session
+    EXPECT_FALSE(effects.keys);
+    effects = HotReload::effects_of({R"({"event": "sessions_closed"})", R"({"event": "api_key_delete"})"});
+    EXPECT_TRUE(effects.sessions);
+    EXPECT_TRUE(effects.keys);
 }
 
 }  // namespace

@@ -182,3 +182,23 @@ TEST(Executable, ServesHealthzAndExitsZeroOnSigterm) {
 
 }  // namespace
 }  // namespace mcp::bridge
+
+namespace mcp::bridge {
+namespace {
+
+// A metadata database without the extension (or with an unknown version) is refused at
+// start, with a message that says what to do.
+TEST(Executable, RefusesAMetadataDatabaseWithoutASupportedExtensionVersion) {
+    const auto url = test::test_database_url();
+    ASSERT_TRUE(url) << test::missing_database_message;
+    // A later keyword wins in a libpq conninfo: the same server, a database without mcp_analytics.
+    Child child({"--listen", "127.0.0.1:0"}, {"MCP_BRIDGE_DATABASE_URL=" + *url + " dbname=postgres"});
+    ASSERT_EQ(child.wait_exit(20s), 2);
+    const std::string error = child.read_all_stderr();
+    EXPECT_NE(error.find("no mcp_analytics extension"), std::string::npos) << error;
+    EXPECT_NE(error.find("CREATE EXTENSION mcp_analytics"), std::string::npos) << error;
+    EXPECT_EQ(error.find("password"), std::string::npos) << "no connection details: " << error;
+}
+
+}  // namespace
+}  // namespace mcp::bridge

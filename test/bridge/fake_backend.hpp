@@ -1,11 +1,13 @@
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "mcp_backend.hpp"
 
@@ -85,6 +87,81 @@ public:
             return {{}, {BackendError::Kind::invalid_params, "prompt p needs the argument q"}};
         }
         return {R"({"messages":[{"role":"user","content":{"type":"text","text":"go"}}]})", {}};
+    }
+
+    // Completes the prompt argument q of prompt p from a fixed list; anything else is unknown.
+    std::string last_completion_context;
+    BackendResult complete(const CallerContext&, std::string_view ref_json,
+                           std::string_view argument_json, std::string_view context_json) override {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            last_completion_context = std::string(context_json);
+        }
+        if (ref_json.find("\"p\"") == std::string_view::npos) {
+            return {{}, {BackendError::Kind::invalid_params, "Unknown prompt"}};
+        }
+        if (argument_json.find("\"value\":\"a\"") != std::string_view::npos) {
+            return {R"({"completion":{"values":["alpha","apple"],"total":2,"hasMore":false}})", {}};
+        }
+        return {R"({"completion":{"values":[],"total":0,"hasMore":false}})", {}};
+    }
+    // Subscriptions by session, as the database keeps them.
+    std::map<std::string, std::vector<std::string>> subscriptions;
+    BackendResult subscribe_resource(const CallerContext& caller, std::string_view uri,
+                                     bool subscribed) override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (uri.rfind("mem://", 0) != 0) {
+            return {{}, {BackendError::Kind::invalid_params, "cannot subscribe to that"}};
+        }
+        if (sessions.count(caller.session_id) == 0) {
+            return {"false", {}};
+        }
+        auto& list = subscriptions[caller.session_id];
+        if (subscribed) {
+            list.emplace_back(uri);
+        } else {
+            list.erase(std::remove(list.begin(), list.end(), std::string(uri)), list.end());
+        }
+        return {"true", {}};
+    }
+
+    // Tasks in a map; run_task "runs" the tool through call_tool.
+    std::map<std::string, std::string> task_status;
+    std::atomic<int> tasks_run{0};
+    BackendResult create_task(const CallerContext&, std::string_view tool,
+                              std::string_view) override {
+        if (tool != "execute_multi_query" && tool != "weighted_query") {
+            return {{}, {BackendError::Kind::unknown_name, "Unknown tool"}};
+        }
+        std::lock_guard<std::mutex> lock(mutex_);
+        const std::string id = std::string(31, 'a') + std::to_string(task_status.size() % 10);
+        task_status[id] = "working";
+        return {R"({"taskId":")" + id + R"(","status":"working","ttlMs":60000,"pollIntervalMs":500})", {}};
+    }
+    BackendResult run_task(const CallerContext&, std::string_view task_id) override {
+        ++tasks_run;
+        std::lock_guard<std::mutex> lock(mutex_);
+        task_status[std::string(task_id)] = "completed";
+        return {"completed", {}};
+    }
+    BackendResult get_task(const CallerContext&, std::string_view task_id) override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto found = task_status.find(std::string(task_id));
+        if (found == task_status.end()) {
+            return {{}, {BackendError::Kind::not_found, {}}};
+        }
+        return {R"({"taskId":")" + found->first + R"(","status":")" + found->second + R"("})", {}};
+    }
+    BackendResult cancel_task(const CallerContext&, std::string_view task_id) override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto found = task_status.find(std::string(task_id));
+        if (found == task_status.end()) {
+            return {"false", {}};
+        }
+        if (found->second == "working") {
+            found->second = "cancelled";
+        }
+        return {"true", {}};
     }
 
     std::optional<std::string> open_session(const Identity&, const NewSession& session) override {

@@ -65,7 +65,8 @@ TEST_F(DispatchTest, InitializeNegotiatesOpensASessionAndDeclaresWhatIsImplement
     EXPECT_TRUE(r["capabilities"]["tools"]["listChanged"].GetBool());
     EXPECT_TRUE(r["capabilities"]["resources"]["listChanged"].GetBool());
     EXPECT_TRUE(r["capabilities"].HasMember("logging"));
-    EXPECT_FALSE(r["capabilities"].HasMember("completions")) << "not implemented, not declared";
+    EXPECT_TRUE(r["capabilities"].HasMember("completions"));
+    EXPECT_TRUE(r["capabilities"]["resources"]["subscribe"].GetBool());
     EXPECT_STREQ(r["serverInfo"]["name"].GetString(), "mcp-analytics");
     EXPECT_TRUE(context_.has_session);
     EXPECT_EQ(context_.caller.client_name, "Claude");
@@ -98,11 +99,10 @@ TEST_F(DispatchTest, PingWorksBeforeInitializeAndNothingElseDoes) {
     EXPECT_EQ(error_code(R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})"), -32600);
 }
 
-TEST_F(DispatchTest, UnknownMethodsAndUndeclaredCapabilitiesAreMethodNotFound) {
+TEST_F(DispatchTest, UnknownMethodsAreMethodNotFound) {
     initialize();
     EXPECT_EQ(error_code(R"({"jsonrpc":"2.0","id":1,"method":"tools/delete"})"), -32601);
-    EXPECT_EQ(error_code(R"({"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{}})"), -32601);
-    EXPECT_EQ(error_code(R"({"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"x"}})"), -32601);
+    EXPECT_EQ(error_code(R"({"jsonrpc":"2.0","id":1,"method":"sampling/createMessage","params":{}})"), -32601);
 }
 
 TEST_F(DispatchTest, NotificationsAndResponsesGetNoAnswer) {

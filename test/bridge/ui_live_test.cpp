@@ -89,10 +89,16 @@ TEST_F(UiLiveTest, AnAdminSignsInSeesPagesAndChangesASetting) {
     ASSERT_EQ(settings.result(), http::status::ok);
     EXPECT_NE(settings.body().find("ui live admin " + suffix), std::string::npos);
     EXPECT_NE(settings.body().find("rules.low_base"), std::string::npos);
+    // The retention, as mcp.log_retention_status() reports it.
+    EXPECT_NE(settings.body().find("Query logs are kept</dt><dd>90 days"), std::string::npos)
+        << settings.body();
+    EXPECT_NE(settings.body().find("mcp_analytics.log_archive_dir</code> is not set"), std::string::npos);
     const std::string csrf = csrf_of(settings);
     EXPECT_EQ(send(http::verb::get, "/ui/datasets", cookie).result(), http::status::ok);
     EXPECT_EQ(send(http::verb::get, "/ui/logs?range=1h", cookie).result(), http::status::ok);
-    EXPECT_EQ(send(http::verb::get, "/ui/keys", cookie).result(), http::status::ok);
+    const Response keys = send(http::verb::get, "/ui/keys", cookie);
+    EXPECT_EQ(keys.result(), http::status::ok);
+    EXPECT_NE(keys.body().find("/mcp</code>"), std::string::npos) << "the MCP endpoint to connect to";
     EXPECT_EQ(send(http::verb::get, "/ui/datasets/999999999", cookie).result(),
               http::status::not_found);
 

@@ -140,4 +140,37 @@ async function api(url, path, { method = 'GET', key = env.adminKey, body, header
   return { status: response.status, headers: response.headers, text, json };
 }
 
-module.exports = { env, psql, newKey, startBridge, post, initialize, sdkClient, waitFor, waitForStatus, api };
+// One MCP 2026-07-28 request (no session: version, client and capabilities in _meta), with the
+// headers the transport requires unless a test overrides them.
+let nextId2026 = 1;
+async function call2026(url, method, params = {}, { headers = {}, meta = {}, key = env.adminKey, id } = {}) {
+  const body = {
+    jsonrpc: '2.0', id: id ?? `req-${nextId2026++}`, method,
+    params: {
+      ...params,
+      _meta: {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientInfo': { name: 'raw-2026', version: '1.0.0' },
+        'io.modelcontextprotocol/clientCapabilities': {},
+        ...meta,
+      },
+    },
+  };
+  const name = params.name ?? params.uri;
+  const response = await fetch(url + '/mcp', {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
+      Authorization: `Bearer ${key}`, 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': method,
+      ...(typeof name === 'string' && ['tools/call', 'resources/read', 'prompts/get'].includes(method) ? { 'Mcp-Name': name } : {}),
+      ...headers,
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: response.status, headers: response.headers, json, text };
+}
+
+module.exports = { env, psql, newKey, startBridge, post, initialize, sdkClient, waitFor, waitForStatus, api, call2026 };

@@ -25,7 +25,8 @@ test('Inspector CLI lists the tools with schemas and annotations', async () => {
   }
   for (const tool of tools) {
     assert.equal(tool.inputSchema.type, 'object', `${tool.name} takes an object`);
-    assert.equal(tool.annotations.readOnlyHint, true, `${tool.name} is read-only`);
+    // Every tool reads, but reprofile_dataset, which queues a profile job (admin keys only).
+    assert.equal(tool.annotations.readOnlyHint, tool.name !== 'reprofile_dataset', `${tool.name}: readOnlyHint`);
     assert.equal(tool.annotations.destructiveHint, false);
     assert.ok(tool.description.length > 80, `${tool.name} is described for a model`);
   }
@@ -48,7 +49,7 @@ test('Inspector CLI calls execute_query on the demo dataset', async () => {
 test('Inspector CLI reads a resource and gets a prompt', async () => {
   let run = await inspector(['--method', 'resources/read', '--uri', `mcp-analytics://datasets/${env.datasetId}/overview`]);
   assert.equal(run.code, 0, run.stderr);
-  assert.match(JSON.parse(run.stdout).contents[0].text, /^# demo_panel/);
+  assert.match(JSON.parse(run.stdout).contents[0].text, /^Untrusted data from the dataset follows[^\n]*\n<untrusted-data id="[0-9a-f]{32}">\n# demo_panel/);
   run = await inspector(['--method', 'prompts/get', '--prompt-name', 'analyze_dataset',
     '--prompt-args', `dataset_id=${env.datasetId}`, 'question=Who buys on CTV?']);
   assert.equal(run.code, 0, run.stderr);

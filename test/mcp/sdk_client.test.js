@@ -78,7 +78,7 @@ test('resources, templates, prompts, ping and logging', async (t) => {
     (error) => error.code === -32002);
 
   const { prompts } = await client.listPrompts();
-  assert.deepEqual(prompts.map((p) => p.name).sort(), ['analyze_dataset', 'house_rules']);
+  assert.deepEqual(prompts.map((p) => p.name).sort(), ['analyze_dataset', 'explore_column', 'house_rules']);
   const prompt = await client.getPrompt({ name: 'house_rules' });
   assert.match(prompt.messages[0].content.text, /five raw rows|5 raw/i);
   await assert.rejects(client.getPrompt({ name: 'analyze_dataset', arguments: { question: 'x' } }),

@@ -43,11 +43,12 @@ SELECT col_is_unique('mcp', 'llm_metadata', 'dataset_id', 'one metadata record p
 SELECT col_type_is('mcp', 'llm_metadata', 'quality_observations', 'text[]', 'quality notes are a list');
 SELECT has_column('mcp', 'llm_metadata', 'generated', 'the generated version is kept beside edits');
 
-SELECT has_index('mcp', 'query_logs', 'query_logs_datasets_used_idx', 'query logs are indexed by dataset');
-SELECT is((SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.oid = 'mcp.query_logs_datasets_used_idx'::regclass),
+-- The query log's indexes belong to each partition; new monthly ones copy the default's.
+SELECT has_index('mcp', 'query_logs_default', 'query_logs_default_datasets_used_idx', 'query logs are indexed by dataset');
+SELECT is((SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.oid = 'mcp.query_logs_default_datasets_used_idx'::regclass),
           'gin', 'the datasets_used index is GIN');
-SELECT has_index('mcp', 'query_logs', 'query_logs_created_at_idx', 'query logs are indexed by time');
-SELECT has_index('mcp', 'query_logs', 'query_logs_tool_used_idx', 'query logs are indexed by client tool');
+SELECT has_index('mcp', 'query_logs_default', 'query_logs_default_created_at_idx', 'query logs are indexed by time');
+SELECT has_index('mcp', 'query_logs_default', 'query_logs_default_tool_used_idx', 'query logs are indexed by client tool');
 
 SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'mcp.context_cache'::regclass), 'u',
           'the context cache is unlogged');

@@ -127,7 +127,8 @@ SELECT ok((SELECT input_schema -> 'properties' -> 'dataset_id' ->> 'description'
 SELECT set_eq($$SELECT uri FROM mcp.mcp_resources() WHERE uri LIKE 'mcp-analytics://datasets/$$ || :ds || $$/%'$$,
               ARRAY['mcp-analytics://datasets/' || :ds || '/overview', 'mcp-analytics://datasets/' || :ds || '/schema'],
               'an approved dataset has an overview and a schema resource');
-SELECT ok((SELECT content FROM mcp.read_resource('mcp-analytics://datasets/' || :ds || '/overview')) LIKE '# tap_mcp_demo%',
+SELECT ok((SELECT content FROM mcp.read_resource('mcp-analytics://datasets/' || :ds || '/overview')) LIKE '%<untrusted-data id="%">
+# tap_mcp_demo%',
           'the overview reads as markdown about the dataset');
 SELECT ok(mcp.get_prompt('analyze_dataset', jsonb_build_object('dataset_id', :ds::text, 'question', 'Who buys?'))::text
           LIKE '%tap_mcp_demo (id ' || :ds || ')%Who buys?%', 'the analysis prompt names the dataset and the question');

@@ -11,7 +11,7 @@ declare -A PACKAGE_GROUPS=(
              libpq-dev libssl-dev libcurl4-openssl-dev rapidjson-dev libboost-dev
              libkainjow-mustache-dev libdbd-pg-perl nodejs"
     [test]="postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libgtest-dev
-            libhttp-daemon-perl r-base-core r-cran-survey chromium"
+            libhttp-daemon-perl r-base-core r-cran-survey chromium yamllint shellcheck"
     [bench]="bc libbenchmark-dev"
     [fuzz]="clang-14"
 )

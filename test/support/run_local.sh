@@ -12,6 +12,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SUPPORT=$ROOT/test/support
+# shellcheck source=run_env.sh
+. "$SUPPORT/run_env.sh"
 DATA=$ROOT/.data
 ENV_FILE=$DATA/run.env
 METADATA_DB=mcp_analytics
@@ -150,7 +152,7 @@ ensure_api_key() {
 bridge_pid() { [ -f "$DATA/bridge.pid" ] && kill -0 "$(cat "$DATA/bridge.pid")" 2>/dev/null && cat "$DATA/bridge.pid"; }
 
 start_bridge() {
-    BRIDGE_URL=$(sed -n 's/^MCP_BRIDGE_URL=//p' "$ENV_FILE" 2>/dev/null || true)
+    BRIDGE_URL=$(sed -n "s/^MCP_BRIDGE_URL='\?\([^']*\)'\?$/\1/p" "$ENV_FILE" 2>/dev/null || true)
     if bridge_pid >/dev/null && [ -n "$BRIDGE_URL" ]; then return; fi
     local port
     port=$("$SUPPORT/pg_cluster.sh" free-port "${MCP_BRIDGE_PORT:-8080}")
@@ -166,19 +168,12 @@ start_bridge() {
     [ -n "$BRIDGE_URL" ] || { say "the bridge did not start; see .data/bridge.log"; tail -n 20 "$DATA/bridge.log"; exit 1; }
 }
 
+# Valid shell and valid dotenv: every value single-quoted (the URL holds `&` and `?`).
 write_env() {
-    cat >"$ENV_FILE" <<ENV
-# Written by \`make run\`; source it from scripts.
-DATABASE_URL=postgresql://postgres@/$METADATA_DB?host=$PGHOST&port=$PGPORT
-PGHOST=$PGHOST
-PGPORT=$PGPORT
-PGUSER=postgres
-PGDATABASE=$METADATA_DB
-MCP_BRIDGE_URL=$BRIDGE_URL
-MCP_URL=$BRIDGE_URL/mcp
-MCP_API_KEY=$MCP_API_KEY
-ENV
-    chmod 600 "$ENV_FILE"
+    write_run_env "$ENV_FILE" 'Written by `make run`; source it from scripts (`. .data/run.env`) or use it as a dotenv file.' \
+        DATABASE_URL "postgresql://postgres@/$METADATA_DB?host=$PGHOST&port=$PGPORT" \
+        PGHOST "$PGHOST" PGPORT "$PGPORT" PGUSER postgres PGDATABASE "$METADATA_DB" \
+        MCP_BRIDGE_URL "$BRIDGE_URL" MCP_URL "$BRIDGE_URL/mcp" MCP_API_KEY "$MCP_API_KEY"
 }
 
 cmd=${1:-start}

@@ -288,6 +288,33 @@ test('the log list refreshes itself while auto-refresh is on', async () => {
   await shot(page, '10-logs-refreshed');
 });
 
+test('the logs page filters on the house rule that cut an answer', async () => {
+  const { page } = admin;
+  const ruleClient = `${clientName}-rules`;
+  const { client } = await sdkClient(url, { key: adminKey, name: ruleClient });
+  try {
+    const cut = await client.callTool({ name: 'execute_query', arguments: {
+      dataset_id: datasetId, sql: 'SELECT * FROM events', format: 'json' } });
+    assert.ok(cut.structuredContent.row_count <= 5, 'raw rows are cut to five');
+    assert.equal(cut.structuredContent.house_rule, 'raw_rows');
+    await client.callTool({ name: 'execute_query', arguments: {
+      dataset_id: datasetId, sql: 'SELECT platform, count(*) FROM events GROUP BY platform' } });
+  } finally {
+    await client.close();
+  }
+  await page.goto(`${url}/ui/logs?client=${ruleClient}&range=1h`);
+  await page.waitForFunction(() => document.querySelectorAll('table.logs tbody tr').length === 2);
+  await page.selectOption('#log-rule', 'raw_rows');
+  await page.waitForURL(/rule=raw_rows/);
+  await page.waitForFunction(() => document.querySelectorAll('table.logs tbody tr').length === 1);
+  assert.match(await page.textContent('table.logs tbody tr'), /SELECT \* FROM events[\s\S]*raw_rows/);
+  await page.selectOption('#log-rule', 'none');
+  await page.waitForURL(/rule=none/);
+  await page.waitForFunction(() => document.querySelectorAll('table.logs tbody tr').length === 1
+    && /GROUP BY platform/.test(document.querySelector('table.logs tbody tr').textContent));
+  await shot(page, '10b-logs-by-house-rule');
+});
+
 test('settings: a rule and a dimension mapping are edited and reset', async () => {
   const { page } = admin;
   await page.goto(url + '/ui/settings');

@@ -1,0 +1,1 @@
+../../sql/22_dataset_health.sql

@@ -1,0 +1,1 @@
+../../sql/76_mcp_completion.sql

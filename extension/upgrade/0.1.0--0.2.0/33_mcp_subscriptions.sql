@@ -1,0 +1,1 @@
+../../sql/77_mcp_subscriptions.sql

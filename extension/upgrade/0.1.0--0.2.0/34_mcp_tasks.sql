@@ -1,0 +1,1 @@
+../../sql/78_mcp_tasks.sql

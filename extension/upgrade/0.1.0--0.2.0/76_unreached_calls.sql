@@ -1,0 +1,1 @@
+../../sql/76_unreached_calls.sql
