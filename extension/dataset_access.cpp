@@ -23,11 +23,21 @@ std::vector<unsigned char> from_hex_bytea(const std::string& text) {
 }  // namespace
 
 DatasetRecord load_dataset(int dataset_id) {
-    auto rows = spi::query_saved(
-        "SELECT id, name, status, credential_version, connection_ciphertext, "
-        "       weight_column_name, user_id_column_name, user_table_name "
-        "  FROM mcp.datasets WHERE id = $1::integer AND mcp._may_use_dataset(id)",
-        {std::to_string(dataset_id)}, true);
+    std::vector<spi::Row> rows;
+    try {
+        rows = spi::query_saved(
+            "SELECT id, name, status, credential_version, connection_ciphertext, "
+            "       weight_column_name, user_id_column_name, user_table_name "
+            "  FROM mcp.datasets WHERE id = $1::integer AND mcp._may_use_dataset(id)",
+            {std::to_string(dataset_id)}, true);
+    } catch (const PgError& error) {
+        // The library was replaced by a newer one and this database's SQL objects are still
+        // those of the version before: say what to run instead of a missing function.
+        if (error.sqlstate() != ERRCODE_UNDEFINED_FUNCTION) throw;
+        throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                      "the mcp_analytics library is newer than this database's extension",
+                      error.what(), "Run ALTER EXTENSION mcp_analytics UPDATE; in this database.");
+    }
     if (rows.empty())
         throw PgError(ERRCODE_NO_DATA_FOUND, "dataset " + std::to_string(dataset_id) +
                                                  " does not exist",

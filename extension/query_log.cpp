@@ -63,6 +63,38 @@ const char* const kInsert =
     "   FROM pg_catalog.jsonb_array_elements($1::jsonb) AS e"
     "   LEFT JOIN mcp.api_keys k ON k.id = (e #>> '{context,api_key_id}')::integer";
 
+// The same over the columns of 0.1.0: a database whose library is already new but whose
+// ALTER EXTENSION mcp_analytics UPDATE has not run yet still logs every call.
+const char* const kInsertBeforeUpdate =
+    "INSERT INTO mcp.query_logs (query_text, query_type, datasets_used, execution_time_ms,"
+    "    rows_returned, success, error_message, error_sqlstate, tool_used, mcp_tool, client_name,"
+    "    client_version, user_agent, session_id, api_key_id, response_format,"
+    "    response_size_bytes, was_cached)"
+    " SELECT e ->> 'query_text', e ->> 'query_type',"
+    "        ARRAY(SELECT pg_catalog.jsonb_array_elements_text(e -> 'datasets_used')::integer),"
+    "        (e ->> 'execution_time_ms')::double precision,"
+    "        (e ->> 'rows_returned')::integer, (e ->> 'success')::boolean,"
+    "        e ->> 'error_message', e ->> 'error_sqlstate',"
+    "        mcp.client_tool(e #>> '{context,client_name}', e #>> '{context,user_agent}'),"
+    "        e #>> '{context,tool}', e #>> '{context,client_name}', e #>> '{context,client_version}',"
+    "        e #>> '{context,user_agent}', e #>> '{context,session_id}',"
+    "        (e #>> '{context,api_key_id}')::integer,"
+    "        e ->> 'response_format', (e ->> 'response_size_bytes')::integer,"
+    "        (e ->> 'was_cached')::boolean"
+    "   FROM pg_catalog.jsonb_array_elements($1::jsonb) AS e";
+
+const char* const kUpdatedLog =
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute"
+    "  WHERE attrelid = 'mcp.query_logs'::pg_catalog.regclass AND attname = 'traceparent'"
+    "    AND NOT attisdropped)";
+
+// Which INSERT this database takes. Once updated, always updated: only that answer is kept.
+const char* insert_statement() {
+    static bool updated = false;
+    if (!updated) updated = spi::query_saved(kUpdatedLog, {}, true).at(0).at(0) == "t";
+    return updated ? kInsert : kInsertBeforeUpdate;
+}
+
 // The caller the bridge set on its connection (setting mcp.caller, see mcp._caller_api_key):
 // written into the entry, because a log row written autonomously is written by another
 // session, which does not see this one's settings.
@@ -176,7 +208,7 @@ void write(const std::vector<std::string>& entries_json) {
         array += entries_json[i];
     }
     array += ']';
-    spi::query_saved(kInsert, {array});
+    spi::query_saved(insert_statement(), {array});
 }
 
 void write_autonomously(const std::string& entry_json) {
@@ -232,7 +264,14 @@ void mcp_query_log_writer_main(Datum argument) {
     pgstat_report_activity(STATE_RUNNING, "mcp_analytics: writing a query log row");
     Oid type = TEXTOID;
     Datum value = CStringGetTextDatum(psprintf("[%s]", shared->json));
-    SPI_execute_with_args(mcp::ext::query_log::kInsert, 1, &type, &value, nullptr, false, 0);
+    // The columns this database has (those of 0.1.0 until ALTER EXTENSION ... UPDATE ran).
+    bool is_null = true;
+    const bool updated = SPI_execute(mcp::ext::query_log::kUpdatedLog, true, 1) == SPI_OK_SELECT &&
+                         SPI_processed == 1 &&
+                         DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null)) &&
+                         !is_null;
+    SPI_execute_with_args(updated ? mcp::ext::query_log::kInsert : mcp::ext::query_log::kInsertBeforeUpdate,
+                          1, &type, &value, nullptr, false, 0);
     SPI_finish();
     PopActiveSnapshot();
     CommitTransactionCommand();

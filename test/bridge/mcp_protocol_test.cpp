@@ -80,6 +80,34 @@ TEST(McpProtocol, DeepNestingIsRefusedBeforeAnythingRecursesOverIt) {
     EXPECT_FALSE(parse_body(shallow).parse_error);
 }
 
+TEST(McpProtocol, TheParseStopsAtTheDepthLimitInsteadOfBuildingTheRest) {
+    const std::string at_limit = std::string(max_json_depth, '[') + std::string(max_json_depth, ']');
+    EXPECT_TRUE(parse_json(at_limit).has_value());
+    const std::string past = std::string(max_json_depth + 1, '[') + std::string(max_json_depth + 1, ']');
+    EXPECT_FALSE(parse_json(past).has_value());
+    // Unbalanced past the limit: refused at the limit, never read to the end.
+    EXPECT_FALSE(parse_json(std::string(200000, '[')).has_value());
+}
+
+TEST(McpProtocol, AnOversizedBatchIsRefusedWithoutBuildingIt) {
+    std::string batch = "[";
+    for (std::size_t i = 0; i <= max_batch_messages; ++i) {
+        batch += (i ? "," : "") + std::string(R"({"jsonrpc":"2.0","id":)") + std::to_string(i) +
+                 R"(,"method":"tools/list"})";
+    }
+    batch += "]";
+    const auto body = parse_body(batch);
+    EXPECT_TRUE(body.batch);
+    EXPECT_FALSE(body.parse_error) << "an invalid request, not a parse error";
+    EXPECT_TRUE(body.messages.empty()) << "nothing of it is kept";
+
+    bool too_many = false;
+    EXPECT_FALSE(parse_json(batch, max_batch_messages, &too_many).has_value());
+    EXPECT_TRUE(too_many);
+    EXPECT_TRUE(parse_json(batch).has_value()) << "no limit: the same array parses";
+    EXPECT_TRUE(parse_json(R"({"a":[1,2,3,4,5]})", 2).has_value()) << "only a top-level array is counted";
+}
+
 TEST(McpProtocol, BatchesKeepEveryMessage) {
     const auto body = parse_body(R"([{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"x"},3])");
     ASSERT_TRUE(body.batch);
