@@ -49,7 +49,8 @@ test('a whole conversation without initialize: lists, calls, reads, prompts, com
   const read = await call(env.url, 'resources/read', { uri: `mcp-analytics://datasets/${env.datasetId}/overview` });
   assert.equal(read.json.result.resultType, 'complete');
   assert.equal(typeof read.json.result.ttlMs, 'number');
-  assert.match(read.json.result.contents[0].text, /^# demo_panel/);
+  // Dataset text comes inside the untrusted-data fence (house rules).
+  assert.match(read.json.result.contents[0].text, /^<untrusted-data id="[0-9a-f]{32}">\n# demo_panel/m);
   const missing = await call(env.url, 'resources/read', { uri: 'mcp-analytics://datasets/999999/overview' });
   assert.equal(missing.json.error.code, -32602, 'resource not found is -32602 in 2026-07-28');
 

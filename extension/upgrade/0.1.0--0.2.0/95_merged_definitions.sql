@@ -189,3 +189,13 @@ BEGIN
     RETURN jsonb_build_object('total', total, 'skip', skip_n, 'limit', limit_n, 'items', items);
 END
 $$;
+
+COMMENT ON FUNCTION mcp._log_query(jsonb) IS 'Internal: writes one query-log row from the executor''s JSON entry';
+COMMENT ON FUNCTION mcp._matching_query_logs(jsonb) IS
+'Internal: query-log rows matching {client, tool, success, dataset_id, api_key_id, user (a person''s login), session_id, since, until, q, house_rule (raw_rows, min_cells, any, none)}, shared by mcp.search_query_logs (REST) and the dashboard';
+COMMENT ON FUNCTION mcp._result_text(jsonb, text) IS 'Internal: an execute_query result as text for the model (the table fenced as untrusted data, warnings, row count and time)';
+COMMENT ON FUNCTION mcp._tool_list_datasets(jsonb, jsonb) IS 'Tool list_datasets: live datasets (context level 1)';
+COMMENT ON FUNCTION mcp.read_resource(text) IS
+'The contents of one resource (resources/read) as markdown, dataset text inside an untrusted-data fence (mcp.fence_untrusted); an unknown URI, or a dataset that is not approved, is an error with SQLSTATE 42704.';
+COMMENT ON FUNCTION mcp.search_query_logs(jsonb) IS
+'GET /api/logs: query log rows, newest first (each with user_login, the person it ran for), filtered by {client, tool, success, dataset_id, api_key_id, user (a person''s login), session_id, since, until (timestamps or ages such as 24h, 7d), q (text in the query or error), house_rule (raw_rows, min_cells, any, none), skip, limit}; answers {total, skip, limit, items}.';
