@@ -100,6 +100,13 @@ rapidjson::Value json_string(std::string_view text, rapidjson::Document::Allocat
     return value;
 }
 
+std::string utf8_prefix(std::string_view text, std::size_t max_bytes) {
+    if (text.size() <= max_bytes) return std::string(text);
+    std::size_t end = max_bytes;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    return std::string(text.substr(0, end));
+}
+
 std::string string_member(const rapidjson::Value& object, const char* name, std::string fallback) {
     if (!object.IsObject()) {
         return fallback;

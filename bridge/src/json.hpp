@@ -31,6 +31,10 @@ std::optional<rapidjson::Document> parse_json(std::string_view text,
 // Copies `text` as a JSON string value, with the document's allocator.
 rapidjson::Value json_string(std::string_view text, rapidjson::Document::AllocatorType& allocator);
 
+// At most max_bytes of UTF-8 text, cut at a character boundary: a prefix of valid UTF-8 that
+// ends inside a character would make the JSON (or the database text) it goes into invalid.
+std::string utf8_prefix(std::string_view text, std::size_t max_bytes);
+
 // A member of type string, or the fallback.
 std::string string_member(const rapidjson::Value& object, const char* name,
                           std::string fallback = {});

@@ -211,7 +211,7 @@ DispatchResult McpDispatcher::handle(const RpcMessage& message, DispatchContext&
     }
     if (!context.has_session) {
         return fail(message, rpc_error::invalid_request,
-                    "Invalid Request: send initialize before " + method.substr(0, 100));
+                    "Invalid Request: send initialize before " + utf8_prefix(method, 100));
     }
     if (method == "logging/setLevel") {
         return set_level(message, context);
@@ -262,7 +262,7 @@ DispatchResult McpDispatcher::dispatch(const RpcMessage& message, DispatchContex
     if (method == "completion/complete") {
         return complete(message, context);
     }
-    return fail(message, rpc_error::method_not_found, "Method not found: " + method.substr(0, 100));
+    return fail(message, rpc_error::method_not_found, "Method not found: " + utf8_prefix(method, 100));
 }
 
 DispatchResult McpDispatcher::initialize(const RpcMessage& message, DispatchContext& context) {
@@ -418,7 +418,7 @@ DispatchResult McpDispatcher::call_tool(const RpcMessage& message, DispatchConte
         outcome = "cancelled";
     } else if (!known) {
         result = fail(message, rpc_error::invalid_params,
-                      "Unknown tool: " + tool.substr(0, 128));
+                      "Unknown tool: " + utf8_prefix(tool, 128));
         outcome = "rejected";
     } else if (called.error.kind == BackendError::Kind::timeout ||
                called.error.kind == BackendError::Kind::unavailable ||
@@ -816,7 +816,7 @@ std::optional<DispatchResult> McpDispatcher::start_task(const RpcMessage& messag
         arguments != nullptr && arguments->IsObject() ? to_json(*arguments) : "{}";
     BackendResult created = backend_.create_task(context.caller, tool, args_json);
     if (created.error.kind == BackendError::Kind::unknown_name) {
-        return fail(message, rpc_error::invalid_params, "Unknown tool: " + tool.substr(0, 128));
+        return fail(message, rpc_error::invalid_params, "Unknown tool: " + utf8_prefix(tool, 128));
     }
     if (!created.ok()) {
         return backend_failure(message, created.error);
@@ -901,7 +901,7 @@ DispatchResult McpDispatcher::start_legacy_task(const RpcMessage& message, Dispa
     if (!task_tool(tool)) {
         // The protocol's answer for a tool whose execution.taskSupport is not declared.
         return fail(message, rpc_error::method_not_found,
-                    "Method not found: " + tool.substr(0, 128) + " does not run as a task");
+                    "Method not found: " + utf8_prefix(tool, 128) + " does not run as a task");
     }
     if (!tasks_->has_room()) {
         return fail(message, rpc_error::internal_error,

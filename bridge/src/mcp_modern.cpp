@@ -101,8 +101,8 @@ RequestMeta read_request_meta(const RpcMessage& message) {
     }
     if (const auto v = m.FindMember(meta_key::client_info); v != m.MemberEnd()) {
         if (v->value.IsObject()) {
-            meta.client_name = string_member(v->value, "name").substr(0, 200);
-            meta.client_version = string_member(v->value, "version").substr(0, 100);
+            meta.client_name = utf8_prefix(string_member(v->value, "name"), 200);
+            meta.client_version = utf8_prefix(string_member(v->value, "version"), 100);
         } else {
             meta.problem = std::string(meta_key::client_info) + " must be an object";
         }

@@ -354,7 +354,7 @@ Response get_oidc_callback(OAuthDeps& deps, const Request& request) {
     }
     if (const auto refused = query->find("error")) {
         return message_page(http::status::forbidden,
-                            "The sign-in provider refused: " + refused->substr(0, 200) + ".");
+                            "The sign-in provider refused: " + utf8_prefix(*refused, 200) + ".");
     }
     std::string answer;
     PgError error;

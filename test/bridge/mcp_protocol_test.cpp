@@ -108,6 +108,18 @@ TEST(McpProtocol, AnOversizedBatchIsRefusedWithoutBuildingIt) {
     EXPECT_TRUE(parse_json(R"({"a":[1,2,3,4,5]})", 2).has_value()) << "only a top-level array is counted";
 }
 
+TEST(McpProtocol, TruncatedTextEndsOnACharacterBoundary) {
+    EXPECT_EQ(utf8_prefix("abc", 10), "abc");
+    EXPECT_EQ(utf8_prefix("abcdef", 3), "abc");
+    const std::string text = "ab\xEC\xB3\x80z";  // "ab", U+CCC0 (three bytes), "z"
+    EXPECT_EQ(utf8_prefix(text, 3), "ab") << "never half a character";
+    EXPECT_EQ(utf8_prefix(text, 4), "ab");
+    EXPECT_EQ(utf8_prefix(text, 5), "ab\xEC\xB3\x80");
+    // What the fuzzer found: a long method name cut inside a character made an invalid answer.
+    const std::string method = std::string(98, 'A') + "\xEC\xB3\x80";
+    EXPECT_TRUE(parse_json("{\"m\":\"" + utf8_prefix(method, 100) + "\"}").has_value());
+}
+
 TEST(McpProtocol, BatchesKeepEveryMessage) {
     const auto body = parse_body(R"([{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"x"},3])");
     ASSERT_TRUE(body.batch);
