@@ -66,7 +66,8 @@ COMMENT ON FUNCTION mcp._archive_query_logs(text, text) IS
 'Internal: copies the rows of a query to <mcp_analytics.log_archive_dir>/<file_stem>.csv (CSV with a header); NULL when no archive folder is set';
 
 -- Makes the partition of the month starting at month_start, moving in any rows the default
--- partition holds for it. The default partition is locked only for this short step.
+-- partition holds for it. The whole log is locked for this short step: a query planned before
+-- the new partition is attached would otherwise miss the rows moved into it.
 CREATE FUNCTION mcp._create_log_partition(month_start timestamptz) RETURNS text
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -76,7 +77,7 @@ BEGIN
     IF to_regclass('mcp.' || part) IS NOT NULL THEN
         RETURN NULL;
     END IF;
-    LOCK TABLE mcp.query_logs_default IN EXCLUSIVE MODE;
+    LOCK TABLE mcp.query_logs IN ACCESS EXCLUSIVE MODE;
     -- The default partition is the template: its columns, key and indexes.
     EXECUTE format('CREATE TABLE mcp.%I (LIKE mcp.query_logs_default INCLUDING DEFAULTS INCLUDING CONSTRAINTS '
                    'INCLUDING STORAGE INCLUDING INDEXES)', part);
