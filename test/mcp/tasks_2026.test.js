@@ -124,7 +124,8 @@ test('reprofile_dataset runs as a task that follows its profile job; readers may
     return polled.status !== 'working' ? polled : null;
   }, { what: 'the profile job to end', timeout: 60000, interval: 100 });
   assert.equal(done.status, 'completed', JSON.stringify(done));
-  assert.ok([...messages].some((m) => /^profile job \d+ (queued|running)/.test(m)), [...messages].join(' | '));
+  // The task reports the job it follows (on a quick machine the job may be done by the first poll).
+  assert.ok([...messages].some((m) => /^profile job \d+ (queued|running|done)/.test(m)), [...messages].join(' | '));
   assert.equal(done.result.structuredContent.dataset_id, datasetId);
   await waitForStatus(env.url, datasetId, 'metadata_pending');
 
