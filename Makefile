@@ -77,7 +77,7 @@ bench:
 	@test/support/install_deps.sh build test bench
 	@test/bench/run_all.sh
 
-# The soak suite at full length (about 10 minutes): load, a metadata database restart,
+# The soak suite at full length (about 2½ minutes): load, a metadata database restart,
 # failing datasets, killed workers and hostile clients, with one table of figures. Its short
 # form runs inside make test.
 soak:

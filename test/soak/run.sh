@@ -5,7 +5,7 @@
 # admin key, and runs test/soak/soak.js, which starts the bridges and runs the phases. Prints
 # TAP and a table of figures; everything it starts is stopped on exit.
 #
-#   SOAK_MODE=short   about 90 s (make test)        SOAK_MODE=full   about 10 minutes (make soak)
+#   SOAK_MODE=short   about 90 s (make test)        SOAK_MODE=full   about 2½ minutes (make soak)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
