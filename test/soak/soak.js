@@ -3,7 +3,7 @@
 // `make run` does and hands over here; this file starts the bridges itself, runs the phases,
 // prints TAP lines for the checks and one table of figures, and stops what it started.
 //
-// SOAK_MODE=short (inside make test, about 90 s) or full (make soak, about 10 minutes). Every
+// SOAK_MODE=short (inside make test, about 90 s) or full (make soak, about 2½ minutes). Every
 // loop is bounded in time and count, and every address is on loopback.
 'use strict';
 const { spawn, execFile, execFileSync } = require('node:child_process');
