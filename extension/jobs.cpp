@@ -358,7 +358,6 @@ void serve_database() {
     MemoryContextSwitchTo(scratch);
     WorkerTransactions tx(scratch);
     for (;;) {
-        maintenance::run_in_worker();  // due at start, then every maintenance_interval
         check_for_interrupts();
         worker::reload_config_if_asked();
         if (jobs_settings::job_workers == 0) return;  // background jobs were switched off
@@ -384,6 +383,9 @@ void serve_database() {
         }
         pg_call([&] { MemoryContextReset(scratch); });
         if (ran) continue;
+        // Housekeeping when nothing is due, so no job waits for it: the first idle moment
+        // after a worker starts here, then every maintenance_interval.
+        maintenance::run_in_worker();
         if (next_due >= 0 && next_due <= kLingerSeconds) {
             worker::wait(static_cast<long>(next_due * 1000) + 10);
             continue;

@@ -1,0 +1,1 @@
+../../sql/75_users.sql

@@ -1,0 +1,1 @@
+../../sql/77_oauth.sql
