@@ -57,7 +57,9 @@ deps:
 
 # libFuzzer (clang-14, ASan + UBSan) on the bridge's JSON-RPC entry for FUZZ_SECONDS; new
 # inputs go to build/fuzz/corpus, findings to build/fuzz/ (and the target exits non-zero).
+# FUZZ_FLAGS adds libFuzzer options (CI: a fixed seed and run count, so a run repeats).
 FUZZ_SECONDS ?= 60
+FUZZ_FLAGS ?=
 fuzz:
 	@test/support/install_deps.sh build fuzz
 	@cmake -S bridge -B $(BUILD_DIR)/fuzz -DMCP_BRIDGE_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14 \
@@ -66,7 +68,7 @@ fuzz:
 	@mkdir -p $(BUILD_DIR)/fuzz/corpus
 	$(BUILD_DIR)/fuzz/jsonrpc_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
 	    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$(BUILD_DIR)/fuzz/ \
-	    -dict=bridge/fuzz/jsonrpc.dict $(BUILD_DIR)/fuzz/corpus bridge/fuzz/corpus
+	    -dict=bridge/fuzz/jsonrpc.dict $(FUZZ_FLAGS) $(BUILD_DIR)/fuzz/corpus bridge/fuzz/corpus
 
 test: deps
 	@test/run_tests.sh

@@ -37,10 +37,10 @@ public:
         return item() && document_.RawNumber(text, length, copy);
     }
     bool String(const char* text, rapidjson::SizeType length, bool copy) {
-        return item() && document_.String(text, length, copy);
+        return item() && valid_text(text, length) && document_.String(text, length, copy);
     }
     bool Key(const char* text, rapidjson::SizeType length, bool copy) {
-        return document_.Key(text, length, copy);
+        return valid_text(text, length) && document_.Key(text, length, copy);
     }
     bool StartObject() { return item() && enter(false) && document_.StartObject(); }
     bool EndObject(rapidjson::SizeType members) { --depth_; return document_.EndObject(members); }
@@ -50,6 +50,19 @@ public:
     bool too_many() const { return too_many_; }
 
 private:
+    // The input bytes are checked as UTF-8 by the parser, but a \u escape of a lone surrogate
+    // (\udc00 with no high half before it) decodes to bytes that are not UTF-8 (0xED 0xA0-0xBF
+    // ...), and would come back out of every answer that echoes the text.
+    static bool valid_text(const char* text, rapidjson::SizeType length) {
+        for (rapidjson::SizeType i = 0; i + 1 < length; ++i) {
+            if (static_cast<unsigned char>(text[i]) == 0xED &&
+                static_cast<unsigned char>(text[i + 1]) >= 0xA0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     bool enter(bool array) {
         if (depth_ == 0) top_is_array_ = array;
         return ++depth_ <= max_json_depth;

@@ -108,6 +108,14 @@ TEST(McpProtocol, AnOversizedBatchIsRefusedWithoutBuildingIt) {
     EXPECT_TRUE(parse_json(R"({"a":[1,2,3,4,5]})", 2).has_value()) << "only a top-level array is counted";
 }
 
+TEST(McpProtocol, ALoneSurrogateEscapeIsNotJson) {
+    // What the fuzzer found: a lone low surrogate decoded into bytes that are not UTF-8.
+    EXPECT_FALSE(parse_json(R"({"a":"x\udeea"})").has_value());
+    EXPECT_FALSE(parse_json(R"({"x\udc00":1})").has_value()) << "in a key too";
+    EXPECT_FALSE(parse_json(R"(["\ud800"])").has_value()) << "a high half alone";
+    EXPECT_TRUE(parse_json(R"({"a":"\ud83d\ude00 \u00e9 \uccc0"})").has_value()) << "a pair and other escapes";
+}
+
 TEST(McpProtocol, TruncatedTextEndsOnACharacterBoundary) {
     EXPECT_EQ(utf8_prefix("abc", 10), "abc");
     EXPECT_EQ(utf8_prefix("abcdef", 3), "abc");
