@@ -36,52 +36,49 @@ struct SharedEntry {
     char json[FLEXIBLE_ARRAY_MEMBER];
 };
 
+// The columns of 0.1.0 and the values for them from one JSON entry `e`.
+#define MCP_LOG_COLUMNS_0_1_0                                                                    \
+    "query_text, query_type, datasets_used, execution_time_ms, rows_returned, success,"         \
+    " error_message, error_sqlstate, tool_used, mcp_tool, client_name, client_version,"         \
+    " user_agent, session_id, api_key_id, response_format, response_size_bytes, was_cached"
+#define MCP_LOG_VALUES_0_1_0                                                                     \
+    "e ->> 'query_text', e ->> 'query_type',"                                                   \
+    " ARRAY(SELECT pg_catalog.jsonb_array_elements_text(e -> 'datasets_used')::integer),"       \
+    " (e ->> 'execution_time_ms')::double precision,"                                           \
+    " (e ->> 'rows_returned')::integer, (e ->> 'success')::boolean,"                            \
+    " e ->> 'error_message', e ->> 'error_sqlstate',"                                           \
+    " mcp.client_tool(e #>> '{context,client_name}', e #>> '{context,user_agent}'),"            \
+    " e #>> '{context,tool}', e #>> '{context,client_name}', e #>> '{context,client_version}',"  \
+    " e #>> '{context,user_agent}', e #>> '{context,session_id}',"                              \
+    " (e #>> '{context,api_key_id}')::integer,"                                                 \
+    " e ->> 'response_format', (e ->> 'response_size_bytes')::integer,"                         \
+    " (e ->> 'was_cached')::boolean"
+#define MCP_LOG_ENTRIES " FROM pg_catalog.jsonb_array_elements($1::jsonb) AS e"
+
 // One row per entry of a JSON array, in one statement whose plan each backend keeps (the
 // same columns as mcp._log_query, which 0.1.0 called once per row and planned every time).
 const char* const kInsert =
-    "INSERT INTO mcp.query_logs (query_text, query_type, datasets_used, execution_time_ms,"
-    "    rows_returned, success, error_message, error_sqlstate, tool_used, mcp_tool, client_name,"
-    "    client_version, user_agent, session_id, api_key_id, response_format,"
-    "    response_size_bytes, was_cached, house_rule, traceparent, user_id, oauth_client_id)"
-    " SELECT e ->> 'query_text', e ->> 'query_type',"
-    "        ARRAY(SELECT pg_catalog.jsonb_array_elements_text(e -> 'datasets_used')::integer),"
-    "        (e ->> 'execution_time_ms')::double precision,"
-    "        (e ->> 'rows_returned')::integer, (e ->> 'success')::boolean,"
-    "        e ->> 'error_message', e ->> 'error_sqlstate',"
-    "        mcp.client_tool(e #>> '{context,client_name}', e #>> '{context,user_agent}'),"
-    "        e #>> '{context,tool}', e #>> '{context,client_name}', e #>> '{context,client_version}',"
-    "        e #>> '{context,user_agent}', e #>> '{context,session_id}',"
-    "        (e #>> '{context,api_key_id}')::integer,"
-    "        e ->> 'response_format', (e ->> 'response_size_bytes')::integer,"
-    "        (e ->> 'was_cached')::boolean, e ->> 'house_rule',"
+    "INSERT INTO mcp.query_logs (" MCP_LOG_COLUMNS_0_1_0
+    ", house_rule, traceparent, user_id, oauth_client_id)"
+    " SELECT " MCP_LOG_VALUES_0_1_0 ", e ->> 'house_rule',"
     // Malformed trace context is dropped, not a failed log write.
-    "        CASE WHEN e #>> '{context,traceparent}' OPERATOR(pg_catalog.~)"
-    "                  '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$'"
-    "             THEN e #>> '{context,traceparent}' END,"
+    " CASE WHEN e #>> '{context,traceparent}' OPERATOR(pg_catalog.~)"
+    "           '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$'"
+    "      THEN e #>> '{context,traceparent}' END,"
     // The person and OAuth client behind the caller's row, when it is one.
-    "        k.user_id, k.oauth_client_id"
-    "   FROM pg_catalog.jsonb_array_elements($1::jsonb) AS e"
-    "   LEFT JOIN mcp.api_keys k ON k.id = (e #>> '{context,api_key_id}')::integer";
+    " k.user_id, k.oauth_client_id"
+    MCP_LOG_ENTRIES
+    " LEFT JOIN mcp.api_keys k ON k.id = (e #>> '{context,api_key_id}')::integer";
 
 // The same over the columns of 0.1.0: a database whose library is already new but whose
 // ALTER EXTENSION mcp_analytics UPDATE has not run yet still logs every call.
 const char* const kInsertBeforeUpdate =
-    "INSERT INTO mcp.query_logs (query_text, query_type, datasets_used, execution_time_ms,"
-    "    rows_returned, success, error_message, error_sqlstate, tool_used, mcp_tool, client_name,"
-    "    client_version, user_agent, session_id, api_key_id, response_format,"
-    "    response_size_bytes, was_cached)"
-    " SELECT e ->> 'query_text', e ->> 'query_type',"
-    "        ARRAY(SELECT pg_catalog.jsonb_array_elements_text(e -> 'datasets_used')::integer),"
-    "        (e ->> 'execution_time_ms')::double precision,"
-    "        (e ->> 'rows_returned')::integer, (e ->> 'success')::boolean,"
-    "        e ->> 'error_message', e ->> 'error_sqlstate',"
-    "        mcp.client_tool(e #>> '{context,client_name}', e #>> '{context,user_agent}'),"
-    "        e #>> '{context,tool}', e #>> '{context,client_name}', e #>> '{context,client_version}',"
-    "        e #>> '{context,user_agent}', e #>> '{context,session_id}',"
-    "        (e #>> '{context,api_key_id}')::integer,"
-    "        e ->> 'response_format', (e ->> 'response_size_bytes')::integer,"
-    "        (e ->> 'was_cached')::boolean"
-    "   FROM pg_catalog.jsonb_array_elements($1::jsonb) AS e";
+    "INSERT INTO mcp.query_logs (" MCP_LOG_COLUMNS_0_1_0 ") SELECT " MCP_LOG_VALUES_0_1_0
+    MCP_LOG_ENTRIES;
+
+#undef MCP_LOG_COLUMNS_0_1_0
+#undef MCP_LOG_VALUES_0_1_0
+#undef MCP_LOG_ENTRIES
 
 const char* const kUpdatedLog =
     "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute"

@@ -15,12 +15,12 @@ class SqlBackend;
 class StreamHub;
 
 // Hot reload: the extension NOTIFYs channel mcp_analytics when a dataset, the tool catalog or
-// an API key changes, and when sessions are closed. Dataset and catalog changes drop the cached catalogs and send
-// notifications/tools/list_changed and notifications/resources/list_changed on every open
-// session stream; key changes drop the cached key checks, closed sessions the cached
-// sessions. A reconnect counts as all three, since notifications sent meanwhile were lost.
-// Sessions that subscribed to a changed dataset's
-// resources (resources/subscribe) get notifications/resources/updated for each.
+// an API key changes, and when sessions are closed. Dataset and catalog changes drop the
+// cached catalogs and send notifications/tools/list_changed and
+// notifications/resources/list_changed on every open session stream; key changes drop the
+// cached key checks, closed sessions the cached sessions. A reconnect counts as all three,
+// since notifications sent meanwhile were lost. Sessions that subscribed to a changed
+// dataset's resources (resources/subscribe) get notifications/resources/updated for each.
 class HotReload {
 public:
     // `listeners` (2026-07-28 subscriptions/listen streams) get the same notifications,

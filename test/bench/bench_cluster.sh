@@ -1,7 +1,8 @@
 # Sourced by the benchmarks: a throwaway cluster with the demo panel and mcp_analytics.
 #
-#   bench_cluster_start PREFIX BASE_PORT   install (privately), start a cluster in /tmp/PREFIX.XXXXXX (stopped
-#                                          and removed on exit); sets WORK, PORT, PG* variables
+#   bench_cluster_start PREFIX BASE_PORT   install into build/pg, start a cluster in
+#                                          /tmp/PREFIX.XXXXXX (stopped and removed on exit);
+#                                          sets WORK, PORT, PG* variables
 #   bench_load_demo SCALE [EXTRA_SQL]      demo panel in mcp_demo with read-only role
 #                                          mcp_demo_reader; sets PASSWORD and CONNINFO
 #   bench_register DATABASE NAME           creates DATABASE with the extension, registers the
