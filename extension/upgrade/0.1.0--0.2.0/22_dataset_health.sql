@@ -1,1 +1,0 @@
-../../sql/22_dataset_health.sql

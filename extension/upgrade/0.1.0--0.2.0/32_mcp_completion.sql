@@ -1,1 +1,0 @@
-../../sql/76_mcp_completion.sql

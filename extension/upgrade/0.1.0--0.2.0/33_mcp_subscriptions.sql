@@ -1,1 +1,0 @@
-../../sql/77_mcp_subscriptions.sql

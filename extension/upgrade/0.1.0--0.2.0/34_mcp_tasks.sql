@@ -1,1 +1,0 @@
-../../sql/78_mcp_tasks.sql

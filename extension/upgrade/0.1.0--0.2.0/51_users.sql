@@ -1,1 +1,0 @@
-../../sql/75_users.sql

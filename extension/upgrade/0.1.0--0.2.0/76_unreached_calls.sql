@@ -1,1 +1,0 @@
-../../sql/76_unreached_calls.sql

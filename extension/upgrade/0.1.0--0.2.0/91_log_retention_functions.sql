@@ -1,1 +1,0 @@
-../../sql/90_log_retention.sql
