@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <unordered_map>
 
 namespace mcp::ext::profile {
 
@@ -92,25 +94,60 @@ const TableFacts* DatasetFacts::find(const char* schema, const char* name) const
     return found;
 }
 
-DatasetFacts load(int dataset_id) {
+namespace {
+
+// What identifies one version of a dataset's profile: its row in mcp.datasets and every row of
+// mcp.dataset_schemas, by (xmin, ctid) (every write makes a new tuple, in the same transaction
+// too), and the minimum cell size in force. Reading it touches no profile JSON, so it costs an index scan, not a parse.
+const char* const kProfileStamp =
+    "SELECT d.xmin::text || d.ctid::text || '/' || coalesce((SELECT pg_catalog.string_agg("
+    "           s.xmin::text || s.ctid::text, ',' ORDER BY s.ctid)"
+    "      FROM mcp.dataset_schemas s WHERE s.dataset_id = d.id), '')"
+    "  FROM mcp.datasets d WHERE d.id = $1::integer";
+
+const char* const kProfileTables =
+    "SELECT s.schema_name, s.table_name, s.granularity, s.row_count::text, s.columns::text, "
+    "s.stats::text FROM mcp.dataset_schemas s WHERE s.dataset_id = $1::integer "
+    "ORDER BY s.schema_name, s.table_name";
+
+const char* const kDatasetFacts =
+    "SELECT d.user_id_column_name, d.min_cell_users::text FROM mcp.datasets d "
+    "WHERE d.id = $1::integer";
+
+DatasetFacts read_facts(const std::string& id) {
     DatasetFacts facts;
-    const std::string id = std::to_string(dataset_id);
-    auto rows = spi::query(
-        "SELECT s.schema_name, s.table_name, s.granularity, s.row_count::text, s.columns::text, "
-        "s.stats::text FROM mcp.dataset_schemas s WHERE s.dataset_id = $1::integer "
-        "ORDER BY s.schema_name, s.table_name",
-        {id}, true);
-    for (const auto& row : rows) add_table(facts, row);
+    for (const auto& row : spi::query_saved(kProfileTables, {id}, true)) add_table(facts, row);
     facts.profiled = !facts.tables.empty();
-    auto dataset = spi::query(
-        "SELECT d.user_id_column_name, d.min_cell_users::text FROM mcp.datasets d "
-        "WHERE d.id = $1::integer",
-        {id}, true);
+    auto dataset = spi::query_saved(kDatasetFacts, {id}, true);
     facts.min_cell_users = executor_settings::min_cell_users;
     if (!dataset.empty()) {
         if (dataset[0][0]) facts.dataset_user_id_column = *dataset[0][0];
         if (dataset[0][1]) facts.min_cell_users = std::max(1, std::atoi(dataset[0][1]->c_str()));
     }
+    return facts;
+}
+
+struct CachedFacts {
+    std::string stamp;
+    std::shared_ptr<const DatasetFacts> facts;
+};
+
+}  // namespace
+
+std::shared_ptr<const DatasetFacts> load(int dataset_id) {
+    // Every query consults the profile (the house rules); parsing its JSON on each call cost
+    // more than the rest of the guard, so each backend keeps the facts until the stamp moves.
+    static std::unordered_map<int, CachedFacts> cache;
+    const std::string id = std::to_string(dataset_id);
+    auto stamp_rows = spi::query_saved(kProfileStamp, {id}, true);
+    std::string stamp = stamp_rows.empty() || !stamp_rows[0][0] ? "" : *stamp_rows[0][0];
+    stamp += "|" + std::to_string(executor_settings::min_cell_users);
+    auto found = cache.find(dataset_id);
+    if (found != cache.end() && found->second.stamp == stamp) return found->second.facts;
+    auto facts = std::make_shared<const DatasetFacts>(read_facts(id));
+    if (stamp_rows.empty()) return facts;  // no such dataset: nothing worth keeping
+    if (cache.size() > 256) cache.clear();  // bounded: a backend rarely serves that many
+    cache[dataset_id] = CachedFacts{std::move(stamp), facts};
     return facts;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -30,7 +31,9 @@ struct DatasetFacts {
     const TableFacts* find(const char* schema, const char* name) const;
 };
 
-DatasetFacts load(int dataset_id);
+// The facts of a dataset's stored profile, kept per backend until the profile (or the
+// dataset row, or the minimum cell size in force) changes.
+std::shared_ptr<const DatasetFacts> load(int dataset_id);
 
 // Whether an unprofiled column's name marks an identifier (user_id, event_id, email ...).
 bool name_looks_identifying(const std::string& lower_name);

@@ -27,10 +27,10 @@ Plan plan(const DatasetRecord& dataset, const std::string& sql, int max_rows) {
     plan.sql = sql;
     plan.row_limit = max_rows;
     const int cap = executor_settings::max_raw_rows;
-    profile::DatasetFacts facts = profile::load(dataset.id);
-    plan.min_cell_users = facts.min_cell_users;
+    std::shared_ptr<const profile::DatasetFacts> facts = profile::load(dataset.id);
+    plan.min_cell_users = facts->min_cell_users;
     plan.cache_tag = "raw=" + std::to_string(cap) + ";cells=" + std::to_string(plan.min_cell_users);
-    granularity::Verdict verdict = granularity::classify(sql, facts);
+    granularity::Verdict verdict = granularity::classify(sql, *facts);
     if (verdict.level == granularity::Level::Packed)
         throw Refusal(ERRCODE_INSUFFICIENT_PRIVILEGE,
                       "house rule raw_rows: at most " + cap_words(cap) +
