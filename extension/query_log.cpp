@@ -24,6 +24,8 @@ extern "C" {
 
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <utility>
 
 namespace mcp::ext::query_log {
 
@@ -47,7 +49,8 @@ struct SharedEntry {
     " (e ->> 'execution_time_ms')::double precision,"                                           \
     " (e ->> 'rows_returned')::integer, (e ->> 'success')::boolean,"                            \
     " e ->> 'error_message', e ->> 'error_sqlstate',"                                           \
-    " mcp.client_tool(e #>> '{context,client_name}', e #>> '{context,user_agent}'),"            \
+    " coalesce(e #>> '{context,tool_used}',"                                                   \
+    "          mcp.client_tool(e #>> '{context,client_name}', e #>> '{context,user_agent}')),"  \
     " e #>> '{context,tool}', e #>> '{context,client_name}', e #>> '{context,client_version}',"  \
     " e #>> '{context,user_agent}', e #>> '{context,session_id}',"                              \
     " (e #>> '{context,api_key_id}')::integer,"                                                 \
@@ -103,6 +106,28 @@ int caller_from_setting() {
     return std::atoi(caller);
 }
 
+// At most `limit` bytes of UTF-8 text, never cut inside a character.
+std::string utf8_prefix(const char* text, size_t length, size_t limit) {
+    if (length <= limit) return std::string(text, length);
+    while (limit > 0 && (static_cast<unsigned char>(text[limit]) & 0xC0) == 0x80) --limit;
+    return std::string(text, limit);
+}
+
+// mcp.client_tool of a client's name and user agent, asked once per backend and pair: the
+// log INSERT would otherwise run its regular expressions on every call of a session.
+std::string client_tool(const std::string& client_name, const std::string& user_agent) {
+    static std::map<std::pair<std::string, std::string>, std::string> known;
+    auto key = std::make_pair(client_name, user_agent);
+    auto found = known.find(key);
+    if (found != known.end()) return found->second;
+    auto rows = spi::query_saved("SELECT mcp.client_tool(NULLIF($1, ''), NULLIF($2, ''))",
+                                 {client_name, user_agent}, true);
+    std::string tool = rows.empty() || !rows[0][0] ? "" : *rows[0][0];
+    if (known.size() >= 1000) known.clear();  // bounded: clients are few, hostile ones many
+    known.emplace(std::move(key), tool);
+    return tool;
+}
+
 }  // namespace
 
 std::string normalize_context(const std::string& context_text) {
@@ -121,8 +146,7 @@ std::string normalize_context(const std::string& context_text) {
         if (member == context.MemberEnd() || member->value.IsNull()) continue;
         if (!member->value.IsString()) throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
                           std::string("context.") + key + " must be a string");
-        std::string value(member->value.GetString(), member->value.GetStringLength());
-        if (value.size() > 1000) value.resize(1000);
+        std::string value = utf8_prefix(member->value.GetString(), member->value.GetStringLength(), 1000);
         out.Key(key);
         out.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
     }
@@ -134,6 +158,19 @@ std::string normalize_context(const std::string& context_text) {
     } else if (int caller = caller_from_setting(); caller > 0) {
         out.Key("api_key_id");
         out.Int(caller);
+    }
+    // The client family for tool_used (the log INSERT falls back to mcp.client_tool).
+    std::string client_name, user_agent;
+    if (auto member = context.FindMember("client_name");
+        member != context.MemberEnd() && member->value.IsString())
+        client_name = utf8_prefix(member->value.GetString(), member->value.GetStringLength(), 1000);
+    if (auto member = context.FindMember("user_agent");
+        member != context.MemberEnd() && member->value.IsString())
+        user_agent = utf8_prefix(member->value.GetString(), member->value.GetStringLength(), 1000);
+    const std::string tool = client_tool(client_name, user_agent);
+    if (!tool.empty()) {
+        out.Key("tool_used");
+        out.String(tool.c_str(), static_cast<rapidjson::SizeType>(tool.size()));
     }
     out.EndObject();
     return buffer.GetString();
