@@ -337,25 +337,76 @@ void time_out(Task& task) {
          "query on dataset \"" + task.job->dataset.name + "\" timed out");
 }
 
-// One WaitEventSet per round: sockets change while connecting, and 31 events are cheap.
+// The sockets waited on, as one WaitEventSet kept across the rounds of a run while the
+// in-flight tasks and their sockets stay the same (only the events asked for change, which
+// ModifyWaitEvent does in place): a new set per round cost an epoll instance and its system
+// calls several times per query. Sockets change while connecting and as tasks start and end.
 class WaitSet {
 public:
-    explicit WaitSet(int events) {
+    struct Entry {
+        Task* task;
+        const PGconn* connection;
+        pgsocket socket;
+        uint32 events;
+        bool connecting;  // its socket may be replaced between rounds
+    };
+
+    ~WaitSet() { reset(); }
+    WaitSet() = default;
+    WaitSet(const WaitSet&) = delete;
+    WaitSet& operator=(const WaitSet&) = delete;
+
+    // Makes the set wait for exactly `wanted` (plus the latch and postmaster death).
+    void wait_for(const std::vector<Entry>& wanted) {
+        if (set_ != nullptr && same_sockets(wanted)) {
+            for (size_t i = 0; i < wanted.size(); ++i) {
+                if (wanted[i].events == entries_[i].events) continue;
+                const int position = static_cast<int>(i) + kFixedEvents;
+                pg_call([&] { ModifyWaitEvent(set_, position, wanted[i].events, nullptr); });
+                entries_[i].events = wanted[i].events;
+            }
+            return;
+        }
+        reset();
         set_ = pg_call([&] {
+            const int events = static_cast<int>(wanted.size()) + kFixedEvents;
 #if PG_VERSION_NUM >= 170000
             return CreateWaitEventSet(CurrentResourceOwner, events);
 #else
             return CreateWaitEventSet(CurrentMemoryContext, events);
 #endif
         });
+        pg_call([&] {
+            AddWaitEventToSet(set_, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, nullptr);
+            AddWaitEventToSet(set_, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, nullptr, nullptr);
+            for (const Entry& entry : wanted)
+                AddWaitEventToSet(set_, entry.events, entry.socket, nullptr, entry.task);
+        });
+        entries_ = wanted;
     }
-    ~WaitSet() { FreeWaitEventSet(set_); }
-    WaitSet(const WaitSet&) = delete;
-    WaitSet& operator=(const WaitSet&) = delete;
+
     WaitEventSet* get() const { return set_; }
 
 private:
-    WaitEventSet* set_;
+    static constexpr int kFixedEvents = 2;
+
+    bool same_sockets(const std::vector<Entry>& wanted) const {
+        if (wanted.size() != entries_.size()) return false;
+        for (size_t i = 0; i < wanted.size(); ++i)
+            if (wanted[i].connecting || entries_[i].connecting || wanted[i].task != entries_[i].task ||
+                wanted[i].connection != entries_[i].connection || wanted[i].socket != entries_[i].socket)
+                return false;
+        return true;
+    }
+
+    void reset() {
+        if (set_ != nullptr) FreeWaitEventSet(set_);
+        set_ = nullptr;
+        entries_.clear();
+    }
+
+    WaitEventSet* set_ = nullptr;
+    std::vector<Entry> entries_;
 };
 
 uint32 socket_events(const Task& task) {
@@ -375,6 +426,8 @@ void run(std::vector<Job*>& jobs, int max_concurrency) {
     std::vector<Task> tasks(jobs.size());
     for (size_t i = 0; i < jobs.size(); ++i) tasks[i].job = jobs[i];
     size_t next = 0;
+    WaitSet waits;
+    std::vector<WaitSet::Entry> wanted;
     for (;;) {
         int running = static_cast<int>(std::count_if(tasks.begin(), tasks.end(), in_flight));
         while (running < max_concurrency && next < tasks.size()) {
@@ -384,20 +437,16 @@ void run(std::vector<Job*>& jobs, int max_concurrency) {
         if (running == 0 && next == tasks.size()) break;
         if (running == 0) continue;
 
-        WaitSet waits(running + 2);
         long timeout_ms = 3600 * 1000;
-        pg_call([&] {
-            AddWaitEventToSet(waits.get(), WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, nullptr);
-            AddWaitEventToSet(waits.get(), WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, nullptr, nullptr);
-        });
+        wanted.clear();
         for (Task& task : tasks) {
             if (!in_flight(task)) continue;
-            pgsocket socket = PQsocket(task.link->raw());
-            uint32 events = socket_events(task);
-            pg_call([&] { AddWaitEventToSet(waits.get(), events, socket, nullptr, &task); });
+            wanted.push_back({&task, task.link->raw(), PQsocket(task.link->raw()), socket_events(task),
+                              task.phase == Phase::Connecting});
             timeout_ms = std::min(timeout_ms, std::max(0L, static_cast<long>(
                 std::chrono::duration_cast<std::chrono::milliseconds>(task.deadline - Clock::now()).count())));
         }
+        waits.wait_for(wanted);
         WaitEvent occurred[32];
         int fired = pg_call([&] {
             return WaitEventSetWait(waits.get(), timeout_ms, occurred, 32, PG_WAIT_EXTENSION);
