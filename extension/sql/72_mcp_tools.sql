@@ -263,7 +263,22 @@ BEGIN
             || jsonb_build_object('_meta', jsonb_build_object('mcp-analytics/insufficient_scope', lacking ->> 'scope'));
     END IF;
     BEGIN
-        EXECUTE format('SELECT %s($1, $2)', tool.handler) INTO answer USING args, caller;
+        -- The shipped handlers are called statically: PL/pgSQL keeps those plans for the
+        -- session, where EXECUTE parses and plans on every call. Tools added later by INSERT
+        -- (any handler) take the dynamic path.
+        IF tool.handler = 'mcp._tool_execute_query' THEN
+            answer := mcp._tool_execute_query(args, caller);
+        ELSIF tool.handler = 'mcp._tool_weighted_query' THEN
+            answer := mcp._tool_weighted_query(args, caller);
+        ELSIF tool.handler = 'mcp._tool_execute_multi_query' THEN
+            answer := mcp._tool_execute_multi_query(args, caller);
+        ELSIF tool.handler = 'mcp._tool_list_datasets' THEN
+            answer := mcp._tool_list_datasets(args, caller);
+        ELSIF tool.handler = 'mcp._tool_describe_dataset' THEN
+            answer := mcp._tool_describe_dataset(args, caller);
+        ELSE
+            EXECUTE format('SELECT %s($1, $2)', tool.handler) INTO answer USING args, caller;
+        END IF;
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
         RETURN mcp._tool_error('Error: ' || message
