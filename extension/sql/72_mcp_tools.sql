@@ -108,81 +108,11 @@ COMMENT ON FUNCTION mcp._markdown_rows(jsonb, integer, text[]) IS 'Internal: a J
 
 -- The checks a JSON Schema validator would make, for the keywords our tools use; the answer
 -- is a sentence for the model, so that it fixes its call (SEP-1303), or NULL when all is well.
+-- In C++ (tool_arguments.cpp): every tools/call asks, and as recursive PL/pgSQL it cost more
+-- than the rest of the dispatch.
 CREATE FUNCTION mcp._argument_problem(schema jsonb, value jsonb, path text DEFAULT 'arguments')
 RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    wanted   text := schema ->> 'type';
-    actual   text := jsonb_typeof(value);
-    key      text;
-    problem  text;
-    item     jsonb;
-    idx      integer := 0;
-BEGIN
-    IF value IS NULL THEN
-        RETURN NULL;
-    END IF;
-    IF wanted = 'integer' THEN
-        IF actual <> 'number' OR value::text::numeric <> trunc(value::text::numeric) THEN
-            RETURN format('%s must be an integer, not %s', path, left(value::text, 60));
-        END IF;
-    ELSIF wanted IS NOT NULL AND wanted <> actual THEN
-        RETURN format('%s must be a JSON %s, not %s', path, wanted, coalesce(actual, 'nothing'));
-    END IF;
-    IF schema ? 'enum' AND NOT (schema -> 'enum') @> jsonb_build_array(value) THEN
-        RETURN format('%s must be one of %s', path, schema -> 'enum');
-    END IF;
-    IF actual = 'number' THEN
-        IF schema ? 'minimum' AND value::text::numeric < (schema ->> 'minimum')::numeric THEN
-            RETURN format('%s must be at least %s', path, schema ->> 'minimum');
-        END IF;
-        IF schema ? 'maximum' AND value::text::numeric > (schema ->> 'maximum')::numeric THEN
-            RETURN format('%s must be at most %s', path, schema ->> 'maximum');
-        END IF;
-    ELSIF actual = 'string' THEN
-        IF schema ? 'minLength' AND length(value #>> '{}') < (schema ->> 'minLength')::integer THEN
-            RETURN format('%s must not be empty', path);
-        END IF;
-        IF schema ? 'maxLength' AND length(value #>> '{}') > (schema ->> 'maxLength')::integer THEN
-            RETURN format('%s is longer than %s characters', path, schema ->> 'maxLength');
-        END IF;
-    ELSIF actual = 'array' THEN
-        IF schema ? 'minItems' AND jsonb_array_length(value) < (schema ->> 'minItems')::integer THEN
-            RETURN format('%s needs at least %s item(s)', path, schema ->> 'minItems');
-        END IF;
-        IF schema ? 'maxItems' AND jsonb_array_length(value) > (schema ->> 'maxItems')::integer THEN
-            RETURN format('%s takes at most %s items, got %s', path, schema ->> 'maxItems', jsonb_array_length(value));
-        END IF;
-        IF schema ? 'items' THEN
-            FOR item IN SELECT e FROM jsonb_array_elements(value) e LOOP
-                problem := mcp._argument_problem(schema -> 'items', item, format('%s[%s]', path, idx));
-                IF problem IS NOT NULL THEN
-                    RETURN problem;
-                END IF;
-                idx := idx + 1;
-            END LOOP;
-        END IF;
-    ELSIF actual = 'object' THEN
-        FOR key IN SELECT jsonb_array_elements_text(coalesce(schema -> 'required', '[]')) LOOP
-            IF NOT value ? key OR jsonb_typeof(value -> key) = 'null' THEN
-                RETURN format('%s.%s is required', path, key);
-            END IF;
-        END LOOP;
-        FOR key IN SELECT jsonb_object_keys(value) LOOP
-            IF schema -> 'properties' ? key THEN
-                problem := mcp._argument_problem(schema -> 'properties' -> key, value -> key, path || '.' || key);
-                IF problem IS NOT NULL THEN
-                    RETURN problem;
-                END IF;
-            ELSIF schema -> 'additionalProperties' = 'false' THEN
-                RETURN format('%s has no field "%s"; its fields are: %s', path, key,
-                              coalesce((SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(coalesce(schema -> 'properties', '{}')) k), 'none'));
-            END IF;
-        END LOOP;
-    END IF;
-    RETURN NULL;
-END
-$$;
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'mcp_argument_problem';
 COMMENT ON FUNCTION mcp._argument_problem(jsonb, jsonb, text) IS 'Internal: the first way value breaks a (simple) JSON Schema, as a sentence, or NULL';
 
 -- PL/pgSQL, not SQL: every tools/call asks, and PL/pgSQL keeps its plans for the session
