@@ -3,7 +3,7 @@
 -- resources, prompts and the REST helpers, and who may call which.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(67);
+SELECT plan(75);
 
 -- API keys -------------------------------------------------------------------------------
 SELECT mcp.create_api_key('tap admin', 'admin') AS admin_secret \gset
@@ -89,6 +89,19 @@ SELECT is(mcp._argument_problem('{"type": "object", "properties": {"q": {"type":
 SELECT is(mcp._argument_problem('{"type": "object", "required": ["a"]}', '{"a": null}'), 'arguments.a is required', 'null counts as missing');
 SELECT is(mcp._argument_problem('{"type": "object", "properties": {}, "additionalProperties": false}', '[]'),
           'arguments must be a JSON object, not array', 'arguments must be an object');
+SELECT is(mcp._argument_problem('{"type": "string", "maxLength": 3}', '"é€𝄞"'), NULL, 'maxLength counts characters, not bytes');
+SELECT is(mcp._argument_problem('{"type": "string", "maxLength": 3}', '"abcd"'), 'arguments is longer than 3 characters', 'maxLength');
+SELECT is(mcp._argument_problem('{"type": "object", "properties": {"b": {}, "a": {}}, "additionalProperties": false}', '{"a": 1, "zz": 2}'),
+          'arguments has no field "zz"; its fields are: a, b', 'an unknown field is named, with the known ones in order');
+SELECT is(mcp._argument_problem('{"type": "integer"}', to_jsonb(repeat('é', 100))), 'arguments must be an integer, not "' || repeat('é', 59),
+          'a long wrong value is cut at 60 characters');
+SELECT is(mcp._argument_problem(NULL, '{"a": 1}'), NULL, 'no schema, no problem');
+SELECT is(mcp._argument_problem('{"type": "object"}', NULL), NULL, 'no value, no problem');
+SELECT is(mcp._argument_problem('{"type": "array", "items": {"type": "integer", "minimum": 0}}',
+                                (SELECT jsonb_agg(g) || '[-1]' FROM generate_series(1, 100000) g)),
+          'arguments[100000] must be at least 0', 'a huge array is walked to its last item');
+SELECT throws_ok($$SELECT mcp._argument_problem('{"type": "string", "minLength": "x"}', '"a"')$$, '22P02', NULL,
+                 'a malformed schema is an error, not a pass');
 
 -- A new tool is a row and a function: the dispatch needs no change ---------------------------
 CREATE FUNCTION pg_temp.echo_tool(arguments jsonb, context jsonb) RETURNS jsonb LANGUAGE sql AS
