@@ -114,22 +114,9 @@ CREATE TRIGGER dataset_grants_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCAT
 CREATE TRIGGER group_members_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mcp.group_members
     FOR EACH STATEMENT EXECUTE FUNCTION mcp._notify_grants_change();
 
+-- In C++ (caller.cpp): every access check asks, several times per tool call.
 CREATE FUNCTION mcp._caller_api_key() RETURNS integer
-LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    caller  text := current_setting('mcp.caller', true);
-    context text := current_setting('mcp.request_context', true);
-BEGIN
-    IF caller ~ '^[0-9]{1,9}$' AND caller <> '0' THEN
-        RETURN caller::integer;
-    END IF;
-    IF context IS NOT NULL AND context <> '' THEN
-        RETURN CASE WHEN context::jsonb ->> 'api_key_id' ~ '^[0-9]{1,9}$'
-                    THEN (context::jsonb ->> 'api_key_id')::integer END;
-    END IF;
-    RETURN NULL;
-END
-$$;
+LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'mcp_caller_api_key';
 COMMENT ON FUNCTION mcp._caller_api_key() IS 'Internal: the mcp.api_keys id of the caller (setting mcp.caller, else mcp.request_context.api_key_id), NULL for a direct SQL call';
 
 -- plpgsql, not sql: its body names mcp.get_setting, made later in the script.

@@ -43,8 +43,10 @@ sub remote_running {
     return $count;
 }
 
+# Up to 5 s: a cancel request is a new connection to the dataset server, slow to fork on a
+# loaded machine; an uncancelled statement (a count over 10^11 rows) would run for minutes.
 sub wait_until_gone {
-    for (1 .. 40) { return 1 if remote_running() == 0; sleep 0.05; }
+    for (1 .. 100) { return 1 if remote_running() == 0; sleep 0.05; }
     return 0;
 }
 

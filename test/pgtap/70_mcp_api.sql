@@ -3,7 +3,7 @@
 -- resources, prompts and the REST helpers, and who may call which.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(75);
+SELECT plan(84);
 
 -- API keys -------------------------------------------------------------------------------
 SELECT mcp.create_api_key('tap admin', 'admin') AS admin_secret \gset
@@ -102,6 +102,27 @@ SELECT is(mcp._argument_problem('{"type": "array", "items": {"type": "integer", 
           'arguments[100000] must be at least 0', 'a huge array is walked to its last item');
 SELECT throws_ok($$SELECT mcp._argument_problem('{"type": "string", "minLength": "x"}', '"a"')$$, '22P02', NULL,
                  'a malformed schema is an error, not a pass');
+
+-- The caller's key: mcp.caller first, else mcp.request_context's api_key_id -------------------
+SELECT set_config('mcp.caller', '', true), set_config('mcp.request_context', '', true);
+SELECT is(mcp._caller_api_key(), NULL, 'a direct SQL call has no caller key');
+SELECT set_config('mcp.caller', '42', true);
+SELECT is(mcp._caller_api_key(), 42, 'mcp.caller names the key');
+SELECT set_config('mcp.request_context', '{"api_key_id": 7}', true);
+SELECT is(mcp._caller_api_key(), 42, 'and wins over the request context');
+SELECT set_config('mcp.caller', '0', true);
+SELECT is(mcp._caller_api_key(), 7, 'caller 0 is no caller: the context''s key counts');
+SELECT set_config('mcp.caller', '1234567890', true);
+SELECT is(mcp._caller_api_key(), 7, 'nor is an id too long for an integer');
+SELECT set_config('mcp.request_context', '{"api_key_id": "8"}', true);
+SELECT is(mcp._caller_api_key(), 8, 'a key id given as a string');
+SELECT set_config('mcp.request_context', '{"api_key_id": 7.5}', true);
+SELECT is(mcp._caller_api_key(), NULL, 'a fraction is no key id');
+SELECT set_config('mcp.request_context', '[{"api_key_id": 7}]', true);
+SELECT is(mcp._caller_api_key(), NULL, 'nor is a context that is not an object');
+SELECT set_config('mcp.request_context', 'not json', true);
+SELECT throws_ok($$SELECT mcp._caller_api_key()$$, '22P02', NULL, 'a context that is not JSON is an error');
+SELECT set_config('mcp.caller', '', true), set_config('mcp.request_context', '', true);
 
 -- A new tool is a row and a function: the dispatch needs no change ---------------------------
 CREATE FUNCTION pg_temp.echo_tool(arguments jsonb, context jsonb) RETURNS jsonb LANGUAGE sql AS

@@ -1,5 +1,8 @@
--- The hot path (see 72_mcp_tools): the argument check in C++, and mcp.call_tool calls the
--- shipped tool handlers statically.
+-- The hot path (see 02_people_and_grants and 72_mcp_tools): the caller's key and the argument
+-- check in C++, and mcp.call_tool calls the shipped tool handlers statically.
+CREATE OR REPLACE FUNCTION mcp._caller_api_key() RETURNS integer
+LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'mcp_caller_api_key';
+COMMENT ON FUNCTION mcp._caller_api_key() IS 'Internal: the mcp.api_keys id of the caller (setting mcp.caller, else mcp.request_context.api_key_id), NULL for a direct SQL call';
 CREATE OR REPLACE FUNCTION mcp._argument_problem(schema jsonb, value jsonb, path text DEFAULT 'arguments')
 RETURNS text
 LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'mcp_argument_problem';
