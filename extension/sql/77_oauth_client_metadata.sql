@@ -13,7 +13,7 @@
 ------------------------------------------------------------------------------------------
 INSERT INTO mcp.setting_defaults (key, value, description) VALUES
  ('oauth.client_metadata_documents', 'true', 'Whether MCP clients may use the https URL of their Client ID Metadata Document as client_id (this server fetches the document)'),
- ('oauth.client_metadata_allow_private_addresses', 'false', 'For tests and closed networks only: fetch client metadata documents from hosts on loopback, private and link-local addresses too (refused by default: server-side request forgery)'),
+ ('oauth.client_metadata_allow_private', 'false', 'For tests and closed networks only: fetch client metadata documents from hosts on loopback, private and link-local addresses too (refused by default: server-side request forgery)'),
  ('oauth.client_metadata_ca_file', '""', 'A CA bundle (a file on the database server) trusted for client metadata documents besides the system''s; empty: the system''s only');
 
 CREATE FUNCTION mcp._client_metadata_fetch(url text, allow_private_addresses boolean, ca_file text) RETURNS jsonb
@@ -109,7 +109,7 @@ BEGIN
     END IF;
     BEGIN
         fetched := mcp._client_metadata_fetch(url,
-            (mcp.get_setting('oauth.client_metadata_allow_private_addresses'))::boolean,
+            (mcp.get_setting('oauth.client_metadata_allow_private'))::boolean,
             nullif(mcp.get_setting('oauth.client_metadata_ca_file') #>> '{}', ''));
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;

@@ -125,7 +125,7 @@ after(async () => {
   if (profile) fs.rmSync(profile, { recursive: true, force: true });
   if (bridge) await bridge.stop();
   if (documents) await new Promise((resolve) => { documents.closeAllConnections?.(); documents.close(resolve); });
-  psql(`SELECT mcp.reset_setting(k) FROM unnest(ARRAY['oauth.client_metadata_ca_file', 'oauth.client_metadata_allow_private_addresses']) k;
+  psql(`SELECT mcp.reset_setting(k) FROM unnest(ARRAY['oauth.client_metadata_ca_file', 'oauth.client_metadata_allow_private']) k;
         DELETE FROM mcp.oauth_clients WHERE registration = 'metadata_document';
         DELETE FROM mcp.users WHERE login = :'login';`, { login: LOGIN });
   if (certDir) fs.rmSync(certDir, { recursive: true, force: true });
@@ -200,7 +200,7 @@ test('the authorization server advertises client metadata documents, and refuses
   assert.match(refused.text, /not on a public address/, 'a document on the loopback interface is refused without the setting');
   assert.equal(hits['/good.json'] ?? 0, 0, 'and not even fetched');
   assert.equal(stored(url), 0, 'nothing is stored');
-  psql(`SELECT mcp.set_setting('oauth.client_metadata_allow_private_addresses', 'true')`);
+  psql(`SELECT mcp.set_setting('oauth.client_metadata_allow_private', 'true')`);
 });
 
 test('the SDK signs in with its metadata document URL as client_id and calls tools as the person', async () => {
