@@ -26,9 +26,11 @@ DatasetRecord load_dataset(int dataset_id) {
     std::vector<spi::Row> rows;
     try {
         rows = spi::query_saved(
-            "SELECT id, name, status, credential_version, connection_ciphertext, "
-            "       weight_column_name, user_id_column_name, user_table_name "
-            "  FROM mcp.datasets WHERE id = $1::integer AND mcp._may_use_dataset(id)",
+            "SELECT d.id, d.name, d.status, d.credential_version, d.connection_ciphertext, "
+            "       d.weight_column_name, d.user_id_column_name, d.user_table_name, "
+            "       r.db_role, 'SET LOCAL ROLE ' || pg_catalog.quote_ident(r.db_role), r.refusal "
+            "  FROM mcp.datasets d, mcp._dataset_role(d.id) r "
+            " WHERE d.id = $1::integer AND mcp._may_use_dataset(d.id)",
             {std::to_string(dataset_id)}, true);
     } catch (const PgError& error) {
         // The library was replaced by a newer one and this database's SQL objects are still
@@ -52,6 +54,9 @@ DatasetRecord load_dataset(int dataset_id) {
     record.weight_column = row[5];
     record.user_id_column = row[6];
     record.user_table = row[7];
+    record.role = row[8];
+    record.set_role_sql = row[9].value_or("");
+    record.role_refusal = row[10];
     return record;
 }
 

@@ -19,6 +19,12 @@ struct DatasetRecord {
     std::optional<std::string> weight_column;
     std::optional<std::string> user_id_column;
     std::optional<std::string> user_table;
+    // The database role the caller's queries run as (mcp._dataset_role): the statement that
+    // sets it inside the read-only transaction, empty for the connection's own role; or why
+    // the caller may not query the dataset at all.
+    std::optional<std::string> role;
+    std::string set_role_sql;
+    std::optional<std::string> role_refusal;
 
     bool is_live() const { return status == "approved" || status == "active"; }
 };

@@ -137,6 +137,9 @@ void send_pipeline(Task& task) {
     PGconn* conn = task.link->raw();
     const bool sent =
         PQenterPipelineMode(conn) == 1 && queue(conn, "BEGIN READ ONLY") &&
+        // The caller's mapped role (dataset_role.hpp), ended by COMMIT like every SET LOCAL:
+        // a pooled connection goes back with its own role.
+        (task.job->dataset.set_role_sql.empty() || queue(conn, task.job->dataset.set_role_sql)) &&
         queue(conn, "SET LOCAL statement_timeout = " +
                         std::to_string(executor_settings::statement_timeout_ms)) &&
         queue(conn, "SET LOCAL DateStyle = ISO") && queue(conn, "SET LOCAL extra_float_digits = 1") &&

@@ -3,6 +3,7 @@
 // JWKS, token endpoint) over HTTPS with libcurl; mcp._jwt_claims checks an ID token's RS256
 // signature against the provider's JWKS and returns its claims. The rules (issuer, audience,
 // expiry, nonce, allowed domains, group-to-role mapping) are in SQL (78_oidc.sql).
+#include "http_fetch.hpp"
 #include "pg_guard.hpp"
 #include "pg_values.hpp"
 
@@ -20,6 +21,7 @@ extern "C" {
 #include <rapidjson/writer.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,23 +29,14 @@ namespace mcp::ext::oidc {
 
 namespace {
 
-constexpr size_t kMaxBody = 1 << 20;
-constexpr long kTimeoutMs = 10000;
-
-extern "C" size_t collect(char* data, size_t size, size_t count, void* user) {
-    auto* body = static_cast<std::string*>(user);
-    const size_t bytes = size * count;
-    if (body->size() + bytes > kMaxBody) return 0;  // aborts the transfer
-    body->append(data, bytes);
-    return bytes;
-}
-
-std::string form_encode(CURL* curl, const rapidjson::Value& form) {
+std::string form_encode(const rapidjson::Value& form) {
+    std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
+    if (!curl) throw PgError(ERRCODE_OUT_OF_MEMORY, "libcurl could not start a transfer");
     std::string out;
     for (auto it = form.MemberBegin(); it != form.MemberEnd(); ++it) {
         if (!it->value.IsString()) continue;
-        char* key = curl_easy_escape(curl, it->name.GetString(), (int)it->name.GetStringLength());
-        char* value = curl_easy_escape(curl, it->value.GetString(), (int)it->value.GetStringLength());
+        char* key = curl_easy_escape(curl.get(), it->name.GetString(), (int)it->name.GetStringLength());
+        char* value = curl_easy_escape(curl.get(), it->value.GetString(), (int)it->value.GetStringLength());
         if (!out.empty()) out += '&';
         out += std::string(key ? key : "") + "=" + (value ? value : "");
         curl_free(key);
@@ -54,38 +47,18 @@ std::string form_encode(CURL* curl, const rapidjson::Value& form) {
 
 // GET, or POST of a form when `form` is an object; the body must be a JSON object.
 std::string fetch(const std::string& url, const rapidjson::Value* form) {
-    if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0)
+    http_fetch::Limits limits;
+    limits.user_agent = "mcp_analytics-oidc";
+    std::optional<std::string> payload;
+    if (form != nullptr) payload = form_encode(*form);
+    const http_fetch::Outcome outcome = http_fetch::request(url, limits, payload);
+    if (outcome.failure == http_fetch::Failure::not_allowed_url)
         throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "the OpenID provider's URL must be http(s)");
-    static const bool ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-    if (!ready) throw PgError(ERRCODE_INTERNAL_ERROR, "libcurl could not be initialized");
-    std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
-    if (!curl) throw PgError(ERRCODE_OUT_OF_MEMORY, "libcurl could not start a transfer");
-    CURL* c = curl.get();
-    std::string body, payload;
-    std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers(
-        curl_slist_append(nullptr, "Accept: application/json"), curl_slist_free_all);
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, kTimeoutMs);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, kTimeoutMs);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "mcp_analytics-oidc");
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    if (form != nullptr) {
-        payload = form_encode(c, *form);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload.c_str());
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)payload.size());
-    }
-    const CURLcode code = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (code != CURLE_OK)
+    if (outcome.failure != http_fetch::Failure::none)
         throw PgError(ERRCODE_CONNECTION_FAILURE, "the OpenID provider could not be reached",
-                      std::string("libcurl: ") + curl_easy_strerror(code) + ".",
-                      "Check the setting oidc.issuer and that this server reaches it.");
+                      outcome.detail, "Check the setting oidc.issuer and that this server reaches it.");
+    const std::string& body = outcome.answer.body;
+    const long status = outcome.answer.status;
     rapidjson::Document document;
     document.Parse(body.c_str(), body.size());
     if (document.HasParseError() || !document.IsObject())

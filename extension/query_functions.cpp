@@ -2,6 +2,7 @@
 // guarded, the cache consulted, the dataset queried, the result formatted and every query
 // logged.
 #include "dataset_access.hpp"
+#include "dataset_role.hpp"
 #include "executor.hpp"
 #include "executor_settings.hpp"
 #include "house_rules.hpp"
@@ -208,6 +209,7 @@ Prepared prepare(const Request& request, Outcome& outcome) {
                               prepared.job.dataset.name + "\") is " + prepared.job.dataset.status +
                               ", not approved or active",
                           {}, "Only approved datasets can be queried; list them with list_datasets.");
+        dataset_role::require_allowed(prepared.job.dataset);
         phase_timings::Scope timing(phase_timings::guard);
         prepared.shape = guard::check_query(request.sql);
         prepared.plan = house_rules::plan(prepared.job.dataset, request.sql, request.max_rows);
@@ -224,7 +226,8 @@ Prepared prepare(const Request& request, Outcome& outcome) {
     prepared.job.row_limit = prepared.plan.row_limit;
     // The rules in force are part of the key: a cached answer obeys the rules of today.
     const std::string format_and_rules =
-        std::string(format::kind_name(request.format)) + "|" + prepared.plan.cache_tag;
+        std::string(format::kind_name(request.format)) + "|" + prepared.plan.cache_tag +
+        dataset_role::cache_tag(prepared.job.dataset);
     prepared.cache_key = query_cache::key(prepared.job.dataset, request.sql,
                                           prepared.job.row_limit, format_and_rules.c_str());
     std::optional<query_cache::Hit> hit;
@@ -248,6 +251,7 @@ void complete(const Request& request, Prepared& prepared, Outcome& outcome) {
     executor::Job& job = prepared.job;
     outcome.elapsed_ms = job.elapsed_ms;
     if (!job.ok) {
+        dataset_role::explain(job.dataset, job.failure);
         outcome.failure = job.failure;
         return;
     }

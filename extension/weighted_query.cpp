@@ -2,6 +2,7 @@
 // table of this database, for tests and DBAs) and mcp.weighted_query (compile, run on a
 // registered dataset through the executor, log as type "weighted").
 #include "dataset_access.hpp"
+#include "dataset_role.hpp"
 #include "executor.hpp"
 #include "executor_settings.hpp"
 #include "pg_guard.hpp"
@@ -182,6 +183,7 @@ Datum weighted_query(FunctionCallInfo fcinfo) {
                       "dataset " + std::to_string(dataset_id) + " (\"" + job.dataset.name +
                           "\") is " + job.dataset.status + ", not approved or active",
                       {}, "Only approved datasets can be queried; list them with list_datasets.");
+    dataset_role::require_allowed(job.dataset);
     DesignDefaults defaults;
     defaults.user_table = job.dataset.user_table;
     defaults.user_id_column = job.dataset.user_id_column;
@@ -205,6 +207,7 @@ Datum weighted_query(FunctionCallInfo fcinfo) {
     entry.response_format = "json";
     const std::string context = query_log::request_context("weighted_query");
     if (!job.ok) {
+        dataset_role::explain(job.dataset, job.failure);
         entry.success = false;
         entry.error_message = job.failure.message;
         entry.error_sqlstate = sqlstate_text(job.failure.sqlstate);

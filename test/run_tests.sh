@@ -115,6 +115,24 @@ GRANT SELECT ON trap."Visits" TO mcp_demo_reader;
 -- A dataset function that hands out whole tables: its rows are raw whatever its call looks like.
 CREATE FUNCTION trap.all_panelists() RETURNS SETOF public.panelists LANGUAGE sql STABLE
     AS 'SELECT * FROM public.panelists';
+-- Row-level security for the dataset role mapping tests (test/pgtap/76_dataset_roles.sql):
+-- rls.panelists shows each role its town class only. The connection's user may SET ROLE to
+-- the two region roles (and to the one without SELECT) but, NOINHERIT, has none of their
+-- privileges itself, so the schema stays out of its profile; mcp_rls_stranger is not its.
+CREATE ROLE mcp_rls_metro NOLOGIN;
+CREATE ROLE mcp_rls_rural NOLOGIN;
+CREATE ROLE mcp_rls_no_select NOLOGIN;
+CREATE ROLE mcp_rls_stranger NOLOGIN;
+GRANT mcp_rls_metro, mcp_rls_rural, mcp_rls_no_select TO mcp_demo_reader;
+ALTER ROLE mcp_demo_reader NOINHERIT;
+CREATE SCHEMA rls;
+CREATE TABLE rls.panelists AS SELECT user_id, weight, age, town_class FROM public.panelists;
+ALTER TABLE rls.panelists ADD PRIMARY KEY (user_id);
+ALTER TABLE rls.panelists ENABLE ROW LEVEL SECURITY;
+GRANT USAGE ON SCHEMA rls TO mcp_rls_metro, mcp_rls_rural, mcp_rls_no_select, mcp_rls_stranger;
+GRANT SELECT ON rls.panelists TO mcp_rls_metro, mcp_rls_rural, mcp_rls_stranger;
+CREATE POLICY metro_rows ON rls.panelists TO mcp_rls_metro USING (town_class = 'metro');
+CREATE POLICY rural_rows ON rls.panelists TO mcp_rls_rural USING (town_class = 'rural');
 SQL
 [ $? -eq 0 ] || setup_failed "preparing the demo database"
 psql_quiet -d mcp_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION mcp_analytics" \

@@ -200,7 +200,7 @@ Response oauth_page(http::status status, const char* name, std::string_view titl
     View layout = layout_view(title);
     for (const char* key : {"heading", "error", "client_name", "request", "consent", "scopes",
                             "datasets", "display_name", "login", "redirect_host", "no_datasets",
-                            "upstream"}) {
+                            "upstream", "client_host"}) {
         if (const View* value = view.get(key)) {
             layout.set(key, *value);
         }
@@ -250,6 +250,9 @@ Response authorization_answer(const std::string& answer) {
     }
     View view;
     view.set("client_name", text_member(document, "client_name"));
+    // A client metadata document's client: the host that serves it, beside the name it claims.
+    const std::string client_host = text_member(document, "client_host");
+    view.set("client_host", client_host.empty() ? View(false) : View(client_host));
     view.set("request", text_member(document, "request"));
     view.set("scopes", scopes_view(member(document, "scopes")));
     if (action == "sign_in") {

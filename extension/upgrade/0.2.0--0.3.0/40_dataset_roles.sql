@@ -1,0 +1,1 @@
+../../sql/76_dataset_roles.sql

@@ -1,0 +1,1 @@
+../../sql/77_oauth_client_metadata.sql
