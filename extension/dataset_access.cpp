@@ -28,14 +28,16 @@ DatasetRecord load_dataset(int dataset_id) {
         rows = spi::query_saved(
             "SELECT d.id, d.name, d.status, d.credential_version, d.connection_ciphertext, "
             "       d.weight_column_name, d.user_id_column_name, d.user_table_name, "
-            "       r.db_role, 'SET LOCAL ROLE ' || pg_catalog.quote_ident(r.db_role), r.refusal "
-            "  FROM mcp.datasets d, mcp._dataset_role(d.id) r "
+            "       EXISTS (SELECT 1 FROM mcp.dataset_role_defaults r WHERE r.dataset_id = d.id) "
+            "    OR EXISTS (SELECT 1 FROM mcp.dataset_role_mappings m WHERE m.dataset_id = d.id) "
+            "  FROM mcp.datasets d "
             " WHERE d.id = $1::integer AND mcp._may_use_dataset(d.id)",
             {std::to_string(dataset_id)}, true);
     } catch (const PgError& error) {
         // The library was replaced by a newer one and this database's SQL objects are still
         // those of the version before: say what to run instead of a missing function.
-        if (error.sqlstate() != ERRCODE_UNDEFINED_FUNCTION) throw;
+        if (error.sqlstate() != ERRCODE_UNDEFINED_FUNCTION && error.sqlstate() != ERRCODE_UNDEFINED_TABLE)
+            throw;
         throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                       "the mcp_analytics library is newer than this database's extension",
                       error.what(), "Run ALTER EXTENSION mcp_analytics UPDATE; in this database.");
@@ -54,9 +56,18 @@ DatasetRecord load_dataset(int dataset_id) {
     record.weight_column = row[5];
     record.user_id_column = row[6];
     record.user_table = row[7];
-    record.role = row[8];
-    record.set_role_sql = row[9].value_or("");
-    record.role_refusal = row[10];
+    // Most datasets map no roles: only those that do pay for working out the caller's.
+    if (row[8] == "t") {
+        auto role = spi::query_saved(
+            "SELECT r.db_role, 'SET LOCAL ROLE ' || pg_catalog.quote_ident(r.db_role), r.refusal "
+            "  FROM mcp._dataset_role($1::integer) r",
+            {std::to_string(dataset_id)}, true);
+        if (!role.empty()) {
+            record.role = role[0][0];
+            record.set_role_sql = role[0][1].value_or("");
+            record.role_refusal = role[0][2];
+        }
+    }
     return record;
 }
 
