@@ -54,6 +54,12 @@ END
 $$;
 COMMENT ON FUNCTION mcp._checked_password_hash(text) IS 'Internal: the hash of an acceptable password (10 to 1024 characters), NULL for NULL';
 
+CREATE FUNCTION mcp._caller_person() RETURNS integer
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT k.user_id FROM mcp.api_keys k WHERE k.id = mcp._caller_api_key()
+$$;
+COMMENT ON FUNCTION mcp._caller_person() IS 'Internal: the person (mcp.users id) the caller acts as, NULL for an API key or a direct SQL call';
+
 CREATE FUNCTION mcp.create_user(login text, display_name text, role text DEFAULT 'reader',
                                 password text DEFAULT NULL)
 RETURNS integer
@@ -118,6 +124,11 @@ BEGIN
         RAISE EXCEPTION 'role must be reader or admin, not %', coalesce(quote_literal(set_user_role.role), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- An admin signed in as a person cannot lock themselves out of administration.
+    IF set_user_role.role = 'reader' AND target.id = mcp._caller_person() THEN
+        RAISE EXCEPTION 'you cannot take away your own admin role'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Another admin can.';
+    END IF;
     UPDATE mcp.users u SET role = set_user_role.role, updated_at = now() WHERE u.id = target.id;
     -- Dashboard sessions carry the role of their sign-in; OAuth connections are downgraded
     -- at once and upgraded only by a new consent.
@@ -128,13 +139,17 @@ BEGIN
     RETURN true;
 END
 $$;
-COMMENT ON FUNCTION mcp.set_user_role(text, text) IS 'Makes a person a reader or an admin, on every bridge at once.';
+COMMENT ON FUNCTION mcp.set_user_role(text, text) IS 'Makes a person a reader or an admin, on every bridge at once; a person cannot take away their own admin role.';
 
 CREATE FUNCTION mcp.disable_user(login text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     target mcp.users := mcp._user_by_login(disable_user.login);
 BEGIN
+    IF target.id = mcp._caller_person() THEN
+        RAISE EXCEPTION 'you cannot disable your own account'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Another admin can.';
+    END IF;
     UPDATE mcp.users u SET disabled = true, updated_at = now() WHERE u.id = target.id;
     -- Revoking the person's rows ends their sessions and tokens on every bridge at once.
     UPDATE mcp.api_keys k SET revoked_at = coalesce(k.revoked_at, now()) WHERE k.user_id = target.id;
@@ -145,7 +160,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mcp.disable_user(text) IS
-'Disables a person: no more sign-in, and their dashboard sessions, MCP sessions and OAuth tokens stop working at once. The row stays, for the query log.';
+'Disables a person: no more sign-in, and their dashboard sessions, MCP sessions and OAuth tokens stop working at once. The row stays, for the query log. A person cannot disable themselves.';
 
 CREATE FUNCTION mcp.enable_user(login text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
