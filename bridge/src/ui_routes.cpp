@@ -454,11 +454,16 @@ Router::ReplyHandler wrap(UiPages& pages, UiAccess access, UiHandler handler, bo
             }
         }
         if (access == UiAccess::admin && !request.session.admin()) {
+            // The admin pages (keys, people, OAuth clients) are not shown to readers at all.
             return reply_of(
-                pages.error_page(request, ui_error(http::status::forbidden,
-                                                   "Your API key is a reader key: it can look at "
-                                                   "everything, but change nothing.",
-                                                   "Sign in with an admin key to do this.")),
+                pages.error_page(
+                    request,
+                    action ? ui_error(http::status::forbidden,
+                                      "Your API key is a reader key: it can look at "
+                                      "everything, but change nothing.",
+                                      "Sign in with an admin key to do this.")
+                           : ui_error(http::status::forbidden, "This page is for admins only.",
+                                      "Sign in as an admin (a person or an API key) to see it.")),
                 &request);
         }
         return reply_of(handler(request), &request);

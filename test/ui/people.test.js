@@ -256,6 +256,7 @@ test('a reader person gets no admin page, link or action', async () => {
     const response = await page.goto(url + pagePath);
     assert.equal(response.status(), 403, pagePath);
     assert.match(await page.textContent('h1'), /Not allowed/);
+    assert.match(await page.textContent('main'), /for admins only/);
   }
   await page.goto(`${url}/ui/datasets/${beta}`);
   assert.equal(await page.$('#access'), null, 'no grants section for a reader');
