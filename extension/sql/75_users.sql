@@ -60,6 +60,16 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION mcp._caller_person() IS 'Internal: the person (mcp.users id) the caller acts as, NULL for an API key or a direct SQL call';
 
+-- Who did it, for created_by and granted_by: the person's login or the API key's name when
+-- the bridge names the caller, else the database role, as before.
+CREATE FUNCTION mcp._caller_name() RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT coalesce(u.login, k.name) FROM mcp.api_keys k
+                       LEFT JOIN mcp.users u ON u.id = k.user_id
+                      WHERE k.id = mcp._caller_api_key()), session_user)
+$$;
+COMMENT ON FUNCTION mcp._caller_name() IS 'Internal: the caller''s name for created_by and granted_by (a person''s login, an API key''s name), the database role for a direct SQL call';
+
 CREATE FUNCTION mcp.create_user(login text, display_name text, role text DEFAULT 'reader',
                                 password text DEFAULT NULL)
 RETURNS integer
@@ -87,9 +97,9 @@ BEGIN
         RAISE EXCEPTION 'a user with login "%" already exists', clean_login
             USING ERRCODE = 'unique_violation', HINT = 'Change it with mcp.set_password or mcp.set_user_role.';
     END IF;
-    INSERT INTO mcp.users (login, display_name, role, password_hash)
+    INSERT INTO mcp.users (login, display_name, role, password_hash, created_by)
     VALUES (clean_login, btrim(create_user.display_name), create_user.role,
-            mcp._checked_password_hash(create_user.password))
+            mcp._checked_password_hash(create_user.password), mcp._caller_name())
     RETURNING id INTO new_id;
     RETURN new_id;
 END

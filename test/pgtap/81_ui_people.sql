@@ -4,7 +4,7 @@
 -- nobody demotes or disables themselves.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(50);
+SELECT plan(53);
 SET LOCAL client_min_messages = warning;
 SELECT mcp.set_setting('auth.password_cost', '10') IS NOT NULL AS cheap \gset
 SELECT mcp.set_setting('auth.max_failed_sign_ins', '2') IS NOT NULL AS two \gset
@@ -57,6 +57,7 @@ SELECT ok(mcp.unlock_user('PAT@example.com'), 'an admin unlocks them');
 SELECT is((SELECT error FROM mcp.ui_sign_in_password('pat@example.com', 'pat password 1')), NULL, 'and they sign in again with their password');
 SELECT ok(NOT mcp.unlock_user('pat@example.com'), 'unlocking someone not locked changes nothing');
 SELECT is((SELECT count(*) FROM mcp.auth_events WHERE event = 'user_unlocked' AND user_id = :pat_id), 1::bigint, 'the unlock is recorded');
+SELECT is((SELECT created_by FROM mcp.users WHERE id = :pat_id), session_user::text, 'without a caller the creator on record is the database role');
 SELECT throws_ok($$SELECT mcp.unlock_user('nobody')$$, 'P0002', NULL, 'an unknown login is refused');
 SELECT is((SELECT jsonb_array_length(p -> 'events') BETWEEN 1 AND 10 FROM mcp.ui_person_page(:pat_id) p), true, 'the page shows their last sign-in events');
 
@@ -122,6 +123,10 @@ SELECT set_config('mcp.caller', :'quinn_key', true) IS NOT NULL AS as_quinn \gse
 SELECT throws_ok($$SELECT mcp.disable_user('quinn')$$, '22023', 'you cannot disable your own account', 'an admin cannot disable themselves');
 SELECT throws_ok($$SELECT mcp.set_user_role('quinn', 'reader')$$, '22023', 'you cannot take away your own admin role', 'nor demote themselves');
 SELECT ok(mcp.set_user_role('pat@example.com', 'reader') AND mcp.disable_user('oidc.only'), 'but manages the others');
+SELECT mcp.create_user('made.by.quinn', 'Made By Quinn') AS made_id \gset
+SELECT ok(mcp.grant_dataset(:ds_c, to_user => 'made.by.quinn'), 'a grant by a person');
+SELECT results_eq(format($$SELECT (SELECT created_by FROM mcp.users WHERE id = %s), (SELECT granted_by FROM mcp.dataset_grants WHERE dataset_id = %s)$$, :made_id, :ds_c),
+                  $$VALUES ('quinn'::text, 'quinn'::text)$$, 'people and grants record the person who made them');
 SELECT set_config('mcp.caller', '', true) IS NOT NULL AS as_nobody \gset
 
 -- Privileges -----------------------------------------------------------------------------------

@@ -198,6 +198,7 @@ test('grants on the dataset page: the person sees only what is granted, and not 
   await submit(page, '#access form.grant-form button[type=submit]');
   assert.match(await page.textContent('.notice'), /Granted/);
   assert.match(await page.textContent('#access table.grants'), /ui\.grace@example\.com/);
+  assert.match(await page.textContent('#access table.grants'), /by ui test admin/, 'the grant names the admin key that made it');
   assert.equal(psql(`SELECT count(*) FROM mcp.dataset_grants() WHERE dataset_id = :'id' AND grantee = :'login'`,
                     { id: alpha, login }), '1');
   await shot(page, 'p03-dataset-granted');

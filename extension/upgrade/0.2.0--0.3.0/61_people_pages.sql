@@ -1,13 +1,59 @@
 -- The dashboard's admin pages (people, grants, OAuth clients; extension/sql/81_ui_people.sql,
 -- brought in by the symlinked part before this one), and the changes they need elsewhere:
--- people cannot demote or disable themselves, the log names the OAuth client and lists the
--- people for the log page's person filter.
+-- people cannot demote or disable themselves, people and grants record who made them (the
+-- caller's login or key name), the log names the OAuth client and lists the people for the
+-- log page's person filter.
 
 CREATE FUNCTION mcp._caller_person() RETURNS integer
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT k.user_id FROM mcp.api_keys k WHERE k.id = mcp._caller_api_key()
 $$;
 COMMENT ON FUNCTION mcp._caller_person() IS 'Internal: the person (mcp.users id) the caller acts as, NULL for an API key or a direct SQL call';
+
+CREATE FUNCTION mcp._caller_name() RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT coalesce(u.login, k.name) FROM mcp.api_keys k
+                       LEFT JOIN mcp.users u ON u.id = k.user_id
+                      WHERE k.id = mcp._caller_api_key()), session_user)
+$$;
+COMMENT ON FUNCTION mcp._caller_name() IS 'Internal: the caller''s name for created_by and granted_by (a person''s login, an API key''s name), the database role for a direct SQL call';
+
+CREATE OR REPLACE FUNCTION mcp.create_user(login text, display_name text, role text DEFAULT 'reader',
+                                password text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    new_id      integer;
+    clean_login text := lower(btrim(create_user.login));
+BEGIN
+    IF clean_login IS NULL OR clean_login !~ '^[a-z0-9][a-z0-9._@+-]{0,99}$' THEN
+        RAISE EXCEPTION 'a login is 1 to 100 letters, digits or . _ @ + - (an e-mail address will do)'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Got %s.', coalesce(quote_literal(create_user.login), 'NULL'));
+    END IF;
+    IF create_user.display_name IS NULL OR length(btrim(create_user.display_name)) NOT BETWEEN 1 AND 200
+       OR create_user.display_name ~ '[[:cntrl:]]' THEN
+        RAISE EXCEPTION 'a display name has 1 to 200 printable characters'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF create_user.role IS NULL OR create_user.role NOT IN ('reader', 'admin') THEN
+        RAISE EXCEPTION 'role must be reader or admin, not %', coalesce(quote_literal(create_user.role), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A reader queries the datasets granted to them; an admin sees and manages everything.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM mcp.users u WHERE u.login = clean_login) THEN
+        RAISE EXCEPTION 'a user with login "%" already exists', clean_login
+            USING ERRCODE = 'unique_violation', HINT = 'Change it with mcp.set_password or mcp.set_user_role.';
+    END IF;
+    INSERT INTO mcp.users (login, display_name, role, password_hash, created_by)
+    VALUES (clean_login, btrim(create_user.display_name), create_user.role,
+            mcp._checked_password_hash(create_user.password), mcp._caller_name())
+    RETURNING id INTO new_id;
+    RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION mcp.create_user(text, text, text, text) IS
+'Creates a person (login, display name, role reader or admin, optional password of at least 10 characters, stored as an scrypt hash) and returns their id. Without a password the person signs in only through the upstream OpenID provider. A reader sees the datasets granted with mcp.grant_dataset; an admin sees all.';
 
 CREATE OR REPLACE FUNCTION mcp.set_user_role(login text, role text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -55,6 +101,30 @@ END
 $$;
 COMMENT ON FUNCTION mcp.disable_user(text) IS
 'Disables a person: no more sign-in, and their dashboard sessions, MCP sessions and OAuth tokens stop working at once. The row stays, for the query log. A person cannot disable themselves.';
+
+CREATE OR REPLACE FUNCTION mcp.grant_dataset(dataset_id integer, to_user text DEFAULT NULL,
+                                  to_group text DEFAULT NULL, to_api_key text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    who record := mcp._grantee(to_user, to_group, to_api_key);
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM mcp.datasets d WHERE d.id = grant_dataset.dataset_id) THEN
+        RAISE EXCEPTION 'dataset % does not exist', coalesce(grant_dataset.dataset_id::text, 'NULL')
+            USING ERRCODE = 'no_data_found', HINT = 'List the datasets with SELECT * FROM mcp.datasets().';
+    END IF;
+    IF EXISTS (SELECT 1 FROM mcp.dataset_grants g
+                WHERE g.dataset_id = grant_dataset.dataset_id
+                  AND (g.user_id = who.user_id OR g.group_id = who.group_id OR g.api_key_id = who.api_key_id)) THEN
+        RETURN false;
+    END IF;
+    INSERT INTO mcp.dataset_grants (dataset_id, user_id, group_id, api_key_id, granted_by)
+    VALUES (grant_dataset.dataset_id, who.user_id, who.group_id, who.api_key_id, mcp._caller_name());
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION mcp.grant_dataset(integer, text, text, text) IS
+'Lets one person (to_user => login), group (to_group) or API key (to_api_key => name) see and query a dataset; false when it was granted already. Admins need no grants.';
 
 CREATE OR REPLACE FUNCTION mcp.search_query_logs(filters jsonb DEFAULT '{}') RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
