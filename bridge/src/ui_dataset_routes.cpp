@@ -375,8 +375,10 @@ View metadata_view(const rapidjson::Value& metadata) {
     return view;
 }
 
-Response dataset_page(UiPages& pages, UiRequest& request, const std::string& id,
-                      http::status status = http::status::ok, const UiError* failure = nullptr) {
+}  // namespace
+
+Response render_dataset_page(UiPages& pages, UiRequest& request, const std::string& id,
+                             http::status status, const UiError* failure) {
     std::optional<std::string> json;
     UiError error;
     if (!pages.call(request, "SELECT mcp.ui_dataset_page($1::integer)::text", {id}, false, json,
@@ -409,9 +411,14 @@ Response dataset_page(UiPages& pages, UiRequest& request, const std::string& id,
     view.set("can_reprofile", View(!bool_member(progress, "busy")));
     view.set("refresh_seconds", bool_member(progress, "busy") ? View("3") : View(false));
     view.set("error", failure ? error_view(*failure) : View(false));
+    // Who may use it: admins manage it here (and see every dataset without a grant).
+    view.set("access", request.session.admin() ? dataset_access_view(pages, request, id)
+                                               : View(false));
     return pages.page(request, status, "dataset", text_member(dataset, "name"), "datasets",
                       std::move(view));
 }
+
+namespace {
 
 // The progress section alone, polled by htmx while jobs run; when they are done htmx reloads
 // the whole page, which then shows the new profile and metadata.
@@ -453,7 +460,7 @@ Response dataset_action(UiPages& pages, UiRequest& request, const std::string& s
     std::optional<std::string> ignored;
     UiError error;
     if (!pages.call(request, sql, std::move(params), true, ignored, error)) {
-        return dataset_page(pages, request, *id, error.status, &error);
+        return render_dataset_page(pages, request, *id, error.status, &error);
     }
     return see_other("/ui/datasets/" + *id + "?notice=" + notice);
 }
@@ -515,7 +522,7 @@ Response save_metadata(UiPages& pages, UiRequest& request) {
     UiError error;
     if (!pages.call(request, "SELECT mcp.ui_update_metadata($1::integer, $2::jsonb)::text",
                     {*id, metadata_changes(request.form)}, true, ignored, error)) {
-        return dataset_page(pages, request, *id, error.status, &error);
+        return render_dataset_page(pages, request, *id, error.status, &error);
     }
     return see_other("/ui/datasets/" + *id + "?notice=metadata_saved#metadata");
 }
@@ -546,7 +553,7 @@ void add_ui_dataset_routes(Router& router, UiPages& pages) {
                        return pages.error_page(
                            request, ui_error(http::status::not_found, "There is no such dataset."));
                    }
-                   return dataset_page(pages, request, *id);
+                   return render_dataset_page(pages, request, *id);
                }));
     router.add(http::verb::get, "/ui/datasets/{id}/progress",
                ui_page(pages, UiAccess::reader, [&pages](UiRequest& request) {

@@ -126,6 +126,8 @@ View entry_row(const rapidjson::Value& entry) {
     row.set("client", client_of(entry));
     const std::string person = text_member(entry, "user_login");
     row.set("person", person.empty() ? View(false) : View(person));
+    const std::string oauth_client = text_member(entry, "oauth_client_name");
+    row.set("oauth_client", oauth_client.empty() ? View(false) : View(oauth_client));
     row.set("query", one_line(text_member(entry, "query_text"), 140));
     row.set("query_type", text_member(entry, "query_type"));
     row.set("rows", text_member(entry, "rows_returned"));
@@ -147,7 +149,8 @@ std::string ms_text(const rapidjson::Value& totals, const char* name) {
 }
 
 // The choices of the filter form, the current ones selected.
-void add_filter_options(View& view, const LogFilters& filters, const rapidjson::Value& names) {
+void add_filter_options(View& view, const LogFilters& filters, const rapidjson::Value& names,
+                        const rapidjson::Value& people) {
     View clients = view_list();
     bool listed = filters.client.empty();
     if (names.IsArray()) {
@@ -177,6 +180,17 @@ void add_filter_options(View& view, const LogFilters& filters, const rapidjson::
         }
         return list;
     };
+    // The people in the log, offered while typing a login in the person filter.
+    View known_people = view_list();
+    if (people.IsArray()) {
+        for (const auto& person : people.GetArray()) {
+            View option;
+            option.set("login", text_member(person, "login"));
+            option.set("display_name", text_member(person, "display_name"));
+            known_people.push_back(option);
+        }
+    }
+    view.set("people", known_people);
     view.set("clients", clients);
     view.set("ranges", choices(ranges, filters.range));
     view.set("outcomes", choices(outcomes, filters.outcome));
@@ -248,7 +262,7 @@ Response logs_page(UiPages& pages, UiRequest& request) {
             request, ui_error(http::status::bad_gateway, "Unexpected answer from the database."));
     }
     View view;
-    add_filter_options(view, filters, member(*document, "clients"));
+    add_filter_options(view, filters, member(*document, "clients"), member(*document, "people"));
     add_statistics(view, member(*document, "stats"));
     add_entries(view, filters, member(*document, "logs"));
     return pages.page(request, http::status::ok, "logs", "Query logs", "logs", std::move(view));

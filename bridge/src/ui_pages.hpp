@@ -82,8 +82,18 @@ Router::ReplyHandler ui_page(UiPages& pages, UiAccess access, UiHandler handler)
 // an admin key.
 Router::ReplyHandler ui_action(UiPages& pages, UiAccess access, UiHandler handler);
 
+// One dataset's page, with `failure` shown above it (a refused action on the page).
+Response render_dataset_page(UiPages& pages, UiRequest& request, const std::string& id,
+                             http::status status = http::status::ok,
+                             const UiError* failure = nullptr);
+// The "Who can use this dataset" section of an admin's dataset page (ui_grant_routes.cpp).
+View dataset_access_view(UiPages& pages, const UiRequest& request, const std::string& id);
+
 void add_ui_dataset_routes(Router& router, UiPages& pages);
+void add_ui_grant_routes(Router& router, UiPages& pages);
 void add_ui_log_routes(Router& router, UiPages& pages);
 void add_ui_admin_routes(Router& router, UiPages& pages);
+void add_ui_people_routes(Router& router, UiPages& pages);
+void add_ui_oauth_client_routes(Router& router, UiPages& pages);
 
 }  // namespace mcp::bridge

@@ -384,6 +384,30 @@ std::string notice_text(std::string_view code) {
         {"setting_saved", "Setting saved. LLM clients get it with their next context."},
         {"setting_reset", "Setting reset to its default."},
         {"key_revoked", "Key revoked. Its sessions ended on every bridge."},
+        {"person_created", "Person created. Grant them datasets below; admins see all anyway."},
+        {"role_changed", "Role changed, on every bridge at once."},
+        {"password_set",
+         "Password set. Their dashboard sessions ended and any lockout is lifted."},
+        {"password_removed",
+         "Password removed: this person signs in through the OpenID provider only."},
+        {"person_disabled",
+         "Disabled. Their sessions and OAuth tokens stopped working on every bridge."},
+        {"person_enabled",
+         "Enabled: this person can sign in again (OAuth clients need a new consent)."},
+        {"person_unlocked", "Unlocked: the failed sign-ins are forgotten."},
+        {"person_not_locked", "This person was not locked."},
+        {"group_added", "Added to the group."},
+        {"group_already", "This person was in that group already."},
+        {"group_removed", "Removed from the group."},
+        {"group_not_member", "This person was not in that group."},
+        {"grant_added", "Granted: it is usable at once on every bridge."},
+        {"grant_exists", "That grant existed already."},
+        {"grant_revoked", "Grant revoked, at once on every bridge."},
+        {"grant_missing", "There was no such grant."},
+        {"tokens_revoked", "OAuth tokens revoked: the client must sign in again."},
+        {"client_disabled", "Client disabled; every token it held is revoked."},
+        {"client_enabled", "Client enabled. People sign in and consent again."},
+        {"client_tokens_revoked", "Every token of the client is revoked."},
         {"signed_out", "You are signed out."},
     };
     for (const auto& [name, text] : notices) {
@@ -430,11 +454,16 @@ Router::ReplyHandler wrap(UiPages& pages, UiAccess access, UiHandler handler, bo
             }
         }
         if (access == UiAccess::admin && !request.session.admin()) {
+            // The admin pages (keys, people, OAuth clients) are not shown to readers at all.
             return reply_of(
-                pages.error_page(request, ui_error(http::status::forbidden,
-                                                   "Your API key is a reader key: it can look at "
-                                                   "everything, but change nothing.",
-                                                   "Sign in with an admin key to do this.")),
+                pages.error_page(
+                    request,
+                    action ? ui_error(http::status::forbidden,
+                                      "Your API key is a reader key: it can look at "
+                                      "everything, but change nothing.",
+                                      "Sign in with an admin key to do this.")
+                           : ui_error(http::status::forbidden, "This page is for admins only.",
+                                      "Sign in as an admin (a person or an API key) to see it.")),
                 &request);
         }
         return reply_of(handler(request), &request);
@@ -484,8 +513,11 @@ void add_ui_routes(Router& router, UiDeps& deps) {
         http::verb::get, "/ui/static/{file*}",
         [](const Request&, const RouteParams& params) { return reply_of(static_file(params)); });
     add_ui_dataset_routes(router, ui);
+    add_ui_grant_routes(router, ui);
     add_ui_log_routes(router, ui);
     add_ui_admin_routes(router, ui);
+    add_ui_people_routes(router, ui);
+    add_ui_oauth_client_routes(router, ui);
     // Last: anything else under /ui is a page that does not exist.
     for (const auto method : {http::verb::get, http::verb::post}) {
         router.add(method, "/ui/{rest*}", [pages](const Request&, const RouteParams&) {

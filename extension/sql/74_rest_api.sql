@@ -208,7 +208,9 @@ BEGIN
     WITH matching AS (SELECT * FROM mcp._matching_query_logs(f))
     SELECT (SELECT count(*) FROM matching),
            (SELECT coalesce(jsonb_agg(to_jsonb(page) || jsonb_build_object('user_login',
-                        (SELECT u.login FROM mcp.users u WHERE u.id = page.user_id))
+                        (SELECT u.login FROM mcp.users u WHERE u.id = page.user_id),
+                        'oauth_client_name',
+                        (SELECT c.client_name FROM mcp.oauth_clients c WHERE c.id = page.oauth_client_id))
                         ORDER BY page.created_at DESC, page.id DESC), '[]')
               FROM (SELECT * FROM matching m ORDER BY m.created_at DESC, m.id DESC OFFSET skip_n LIMIT limit_n) page)
       INTO total, items;
@@ -216,7 +218,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mcp.search_query_logs(jsonb) IS
-'GET /api/logs: query log rows, newest first (each with user_login, the person it ran for), filtered by {client, tool, success, dataset_id, api_key_id, user (a person''s login), session_id, since, until (timestamps or ages such as 24h, 7d), q (text in the query or error), house_rule (raw_rows, min_cells, any, none), skip, limit}; answers {total, skip, limit, items}.';
+'GET /api/logs: query log rows, newest first (each with user_login, the person it ran for, and oauth_client_name, the OAuth client they connected with), filtered by {client, tool, success, dataset_id, api_key_id, user (a person''s login), session_id, since, until (timestamps or ages such as 24h, 7d), q (text in the query or error), house_rule (raw_rows, min_cells, any, none), skip, limit}; answers {total, skip, limit, items}.';
 
 GRANT EXECUTE ON FUNCTION mcp.api_datasets(text, integer, integer), mcp.api_dataset(integer),
     mcp.api_dataset_metadata(integer), mcp.search_query_logs(jsonb) TO mcp_reader;

@@ -54,6 +54,22 @@ END
 $$;
 COMMENT ON FUNCTION mcp._checked_password_hash(text) IS 'Internal: the hash of an acceptable password (10 to 1024 characters), NULL for NULL';
 
+CREATE FUNCTION mcp._caller_person() RETURNS integer
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT k.user_id FROM mcp.api_keys k WHERE k.id = mcp._caller_api_key()
+$$;
+COMMENT ON FUNCTION mcp._caller_person() IS 'Internal: the person (mcp.users id) the caller acts as, NULL for an API key or a direct SQL call';
+
+-- Who did it, for created_by and granted_by: the person's login or the API key's name when
+-- the bridge names the caller, else the database role, as before.
+CREATE FUNCTION mcp._caller_name() RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT coalesce(u.login, k.name) FROM mcp.api_keys k
+                       LEFT JOIN mcp.users u ON u.id = k.user_id
+                      WHERE k.id = mcp._caller_api_key()), session_user)
+$$;
+COMMENT ON FUNCTION mcp._caller_name() IS 'Internal: the caller''s name for created_by and granted_by (a person''s login, an API key''s name), the database role for a direct SQL call';
+
 CREATE FUNCTION mcp.create_user(login text, display_name text, role text DEFAULT 'reader',
                                 password text DEFAULT NULL)
 RETURNS integer
@@ -81,9 +97,9 @@ BEGIN
         RAISE EXCEPTION 'a user with login "%" already exists', clean_login
             USING ERRCODE = 'unique_violation', HINT = 'Change it with mcp.set_password or mcp.set_user_role.';
     END IF;
-    INSERT INTO mcp.users (login, display_name, role, password_hash)
+    INSERT INTO mcp.users (login, display_name, role, password_hash, created_by)
     VALUES (clean_login, btrim(create_user.display_name), create_user.role,
-            mcp._checked_password_hash(create_user.password))
+            mcp._checked_password_hash(create_user.password), mcp._caller_name())
     RETURNING id INTO new_id;
     RETURN new_id;
 END
@@ -118,6 +134,11 @@ BEGIN
         RAISE EXCEPTION 'role must be reader or admin, not %', coalesce(quote_literal(set_user_role.role), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- An admin signed in as a person cannot lock themselves out of administration.
+    IF set_user_role.role = 'reader' AND target.id = mcp._caller_person() THEN
+        RAISE EXCEPTION 'you cannot take away your own admin role'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Another admin can.';
+    END IF;
     UPDATE mcp.users u SET role = set_user_role.role, updated_at = now() WHERE u.id = target.id;
     -- Dashboard sessions carry the role of their sign-in; OAuth connections are downgraded
     -- at once and upgraded only by a new consent.
@@ -128,13 +149,17 @@ BEGIN
     RETURN true;
 END
 $$;
-COMMENT ON FUNCTION mcp.set_user_role(text, text) IS 'Makes a person a reader or an admin, on every bridge at once.';
+COMMENT ON FUNCTION mcp.set_user_role(text, text) IS 'Makes a person a reader or an admin, on every bridge at once; a person cannot take away their own admin role.';
 
 CREATE FUNCTION mcp.disable_user(login text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     target mcp.users := mcp._user_by_login(disable_user.login);
 BEGIN
+    IF target.id = mcp._caller_person() THEN
+        RAISE EXCEPTION 'you cannot disable your own account'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Another admin can.';
+    END IF;
     UPDATE mcp.users u SET disabled = true, updated_at = now() WHERE u.id = target.id;
     -- Revoking the person's rows ends their sessions and tokens on every bridge at once.
     UPDATE mcp.api_keys k SET revoked_at = coalesce(k.revoked_at, now()) WHERE k.user_id = target.id;
@@ -145,7 +170,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mcp.disable_user(text) IS
-'Disables a person: no more sign-in, and their dashboard sessions, MCP sessions and OAuth tokens stop working at once. The row stays, for the query log.';
+'Disables a person: no more sign-in, and their dashboard sessions, MCP sessions and OAuth tokens stop working at once. The row stays, for the query log. A person cannot disable themselves.';
 
 CREATE FUNCTION mcp.enable_user(login text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$

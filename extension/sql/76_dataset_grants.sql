@@ -45,8 +45,8 @@ BEGIN
                   AND (g.user_id = who.user_id OR g.group_id = who.group_id OR g.api_key_id = who.api_key_id)) THEN
         RETURN false;
     END IF;
-    INSERT INTO mcp.dataset_grants (dataset_id, user_id, group_id, api_key_id)
-    VALUES (grant_dataset.dataset_id, who.user_id, who.group_id, who.api_key_id);
+    INSERT INTO mcp.dataset_grants (dataset_id, user_id, group_id, api_key_id, granted_by)
+    VALUES (grant_dataset.dataset_id, who.user_id, who.group_id, who.api_key_id, mcp._caller_name());
     RETURN true;
 END
 $$;

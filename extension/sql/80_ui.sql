@@ -380,11 +380,14 @@ BEGIN
         'logs', mcp.search_query_logs(filters),
         'stats', mcp.query_log_stats(coalesce(filters, '{}') - 'skip' - 'limit'),
         'clients', (SELECT coalesce(jsonb_agg(c.client_name ORDER BY c.client_name), '[]')
-                      FROM mcp.query_log_clients() c));
+                      FROM mcp.query_log_clients() c),
+        'people', (SELECT coalesce(jsonb_agg(jsonb_build_object('login', p.login, 'display_name', p.display_name)
+                                             ORDER BY p.login), '[]')
+                     FROM mcp.query_log_people() p));
 END
 $$;
 COMMENT ON FUNCTION mcp.ui_logs_page(jsonb) IS
-'The dashboard''s query-log page: a page of matching entries (mcp.search_query_logs), the statistics for its charts (mcp.query_log_stats over the same filters) and the client names for the client filter.';
+'The dashboard''s query-log page: a page of matching entries (mcp.search_query_logs), the statistics for its charts (mcp.query_log_stats over the same filters), the client names for the client filter and the people (login, name) for the person filter.';
 
 GRANT EXECUTE ON FUNCTION mcp.ui_sign_in(text, text, interval), mcp.ui_session(text, interval),
     mcp.ui_sign_out(text), mcp.query_log_stats(jsonb, integer), mcp.query_log(bigint),

@@ -4,6 +4,7 @@
 
 #include "pg_pool.hpp"
 #include "test_support.hpp"
+#include "ui_form.hpp"
 #include "ui_routes.hpp"
 #include "ui_session.hpp"
 
@@ -179,6 +180,113 @@ TEST_F(UiLiveTest, AWrongKeyIsRefusedWithoutEchoingIt) {
     EXPECT_EQ(refused.result(), http::status::unauthorized);
     EXPECT_NE(refused.body().find("unknown, revoked or expired"), std::string::npos);
     EXPECT_EQ(refused.body().find(wrong), std::string::npos);
+}
+
+TEST_F(UiLiveTest, AnAdminManagesPeopleWithoutAPasswordEverComingBack) {
+    const std::string cookie = sign_in(new_key("ui live people", "admin"));
+    const Response people = send(http::verb::get, "/ui/people", cookie);
+    ASSERT_EQ(people.result(), http::status::ok);
+    const std::string csrf = csrf_of(people);
+    const std::string login = "live." + suffix + "@example.com";
+    const std::string password = "live password " + suffix;
+    const std::string form = "csrf_token=" + csrf + "&login=" + url_encode(login) +
+                             "&display_name=" + url_encode("<img src=x onerror=alert(1)>") +
+                             "&role=reader&password=" + url_encode(password);
+    const Response created = send(http::verb::post, "/ui/people", cookie, form);
+    ASSERT_EQ(created.result(), http::status::see_other) << created.body();
+    const std::string location(created[http::field::location]);
+    ASSERT_TRUE(std::regex_match(location, std::regex("/ui/people/[0-9]+\\?notice=person_created")))
+        << location;
+    EXPECT_EQ(location.find(password), std::string::npos);
+    const Response person = send(http::verb::get, location, cookie);
+    ASSERT_EQ(person.result(), http::status::ok);
+    EXPECT_NE(person.body().find("&lt;img src=x onerror=alert(1)&gt;"), std::string::npos);
+    EXPECT_EQ(person.body().find("<img src=x"), std::string::npos) << "a hostile name is escaped";
+    EXPECT_EQ(person.body().find(password), std::string::npos);
+
+    // Refused forms: a clear message, the typed values back, never the password.
+    const Response again = send(http::verb::post, "/ui/people", cookie, form);
+    EXPECT_EQ(again.result(), http::status::conflict);
+    EXPECT_NE(again.body().find("already exists"), std::string::npos);
+    EXPECT_NE(again.body().find("value=\"" + login + "\""), std::string::npos);
+    EXPECT_EQ(again.body().find(password), std::string::npos);
+    const Response bad_role = send(http::verb::post, "/ui/people", cookie,
+                                   "csrf_token=" + csrf + "&login=x" + suffix +
+                                       "&display_name=X&role=owner");
+    EXPECT_EQ(bad_role.result(), http::status::bad_request);
+    EXPECT_NE(bad_role.body().find("role must be reader or admin"), std::string::npos);
+    const Response long_name = send(http::verb::post, "/ui/people", cookie,
+                                    "csrf_token=" + csrf + "&login=y" + suffix +
+                                        "&display_name=" + std::string(300, 'n'));
+    EXPECT_EQ(long_name.result(), http::status::bad_request);
+    EXPECT_NE(long_name.body().find("1 to 200 printable characters"), std::string::npos);
+    const Response short_password = send(http::verb::post, location.substr(0, location.find('?')) +
+                                             "/password", cookie,
+                                         "csrf_token=" + csrf + "&password=short");
+    EXPECT_EQ(short_password.result(), http::status::bad_request);
+    EXPECT_NE(short_password.body().find("10 to 1024 characters"), std::string::npos);
+    EXPECT_EQ(query_value(url, "SELECT count(*) FROM mcp.users WHERE login IN ('x" + suffix +
+                                   "', 'y" + suffix + "')"),
+              "0");
+
+    const std::string base = location.substr(0, location.find('?'));
+    EXPECT_EQ(send(http::verb::post, base + "/disable", cookie, "csrf_token=" + csrf).result(),
+              http::status::see_other);
+    EXPECT_EQ(query_value(url, "SELECT disabled FROM mcp.users WHERE login = '" + login + "'"), "t");
+    EXPECT_EQ(send(http::verb::get, "/ui/people/999999999", cookie).result(),
+              http::status::not_found);
+    EXPECT_EQ(send(http::verb::get, "/ui/people/99999999999999", cookie).result(),
+              http::status::not_found);
+    EXPECT_EQ(send(http::verb::post, "/ui/people/999999999/disable", cookie, "csrf_token=" + csrf)
+                  .result(),
+              http::status::not_found);
+}
+
+TEST_F(UiLiveTest, AnOAuthClientSecretIsShownOnce) {
+    const std::string cookie = sign_in(new_key("ui live oauth", "admin"));
+    const Response page = send(http::verb::get, "/ui/oauth-clients", cookie);
+    ASSERT_EQ(page.result(), http::status::ok);
+    const std::string csrf = csrf_of(page);
+    const std::string name = "live client " + suffix;
+    const Response created =
+        send(http::verb::post, "/ui/oauth-clients", cookie,
+             "csrf_token=" + csrf + "&name=" + url_encode(name) +
+                 "&redirect_uris=https%3A%2F%2Fclient.example%2Fcb%0D%0A&confidential=1");
+    ASSERT_EQ(created.result(), http::status::created) << created.body();
+    std::smatch match;
+    const std::string body = created.body();
+    ASSERT_TRUE(std::regex_search(body, match, std::regex("value=\"(mcpcs_[0-9a-f]{64})\"")));
+    const std::string secret = match[1];
+    const Response later = send(http::verb::get, "/ui/oauth-clients", cookie);
+    EXPECT_NE(later.body().find(name), std::string::npos);
+    EXPECT_EQ(later.body().find(secret), std::string::npos) << "the secret is shown only once";
+    const Response bad_uri = send(http::verb::post, "/ui/oauth-clients", cookie,
+                                  "csrf_token=" + csrf + "&name=x&redirect_uris=javascript%3Aalert(1)");
+    EXPECT_EQ(bad_uri.result(), http::status::bad_request);
+    EXPECT_NE(bad_uri.body().find("is not allowed"), std::string::npos);
+    EXPECT_EQ(send(http::verb::post, "/ui/oauth-clients/disable", cookie,
+                   "csrf_token=" + csrf + "&client_id=mcpc_nope")
+                  .result(),
+              http::status::not_found);
+}
+
+TEST_F(UiLiveTest, AReaderGetsNoAdminPage) {
+    const std::string cookie = sign_in(new_key("ui live reader pages", "reader"));
+    const Response settings = send(http::verb::get, "/ui/settings", cookie);
+    EXPECT_EQ(settings.body().find("href=\"/ui/people\""), std::string::npos) << "no nav link";
+    EXPECT_EQ(settings.body().find("href=\"/ui/oauth-clients\""), std::string::npos);
+    const std::string csrf = csrf_of(settings);
+    for (const char* page : {"/ui/people", "/ui/people/1", "/ui/oauth-clients"}) {
+        EXPECT_EQ(send(http::verb::get, page, cookie).result(), http::status::forbidden) << page;
+    }
+    for (const char* action : {"/ui/people", "/ui/people/1/role", "/ui/oauth-clients",
+                               "/ui/datasets/1/grants", "/ui/oauth-clients/disable"}) {
+        EXPECT_EQ(send(http::verb::post, action, cookie,
+                       "csrf_token=" + csrf + "&login=z&display_name=z&role=admin")
+                      .result(),
+                  http::status::forbidden)
+            << action;
+    }
 }
 
 }  // namespace

@@ -26,7 +26,8 @@ TEST(UiRender, EveryTemplateIsBuiltInAndParses) {
     const auto names = template_names();
     for (const char* wanted :
          {"layout", "sign_in", "datasets", "dataset", "dataset_new", "dataset_progress",
-          "dataset_metadata", "logs", "log_entry", "settings", "keys", "message"}) {
+          "dataset_metadata", "logs", "log_entry", "settings", "keys", "message", "people",
+          "person", "dataset_access", "oauth_clients"}) {
         EXPECT_NE(std::find(names.begin(), names.end(), wanted), names.end()) << wanted;
     }
     for (const auto& name : names) {

@@ -1,0 +1,1 @@
+../../sql/81_ui_people.sql
