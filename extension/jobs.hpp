@@ -39,6 +39,11 @@ class JobContext {
     const Job& job;
 };
 
+// In an open transaction: its commit does not wait for the WAL flush. Only for steps whose
+// loss in a crash is harmless (progress reports): not for claiming a job, whose attempt must
+// survive a crash to be counted.
+void skip_flush_wait();
+
 // The background worker's loop for its database: run due jobs until none is left.
 void serve_database();
 
