@@ -665,12 +665,17 @@ void run_profile_job(jobs::JobContext& context) {
         });
     });
     const int used_links = static_cast<int>(links.size());
+    runner.drop_connecting();
     links.clear();  // disconnects
     times.time("detect", [&] { detect(tables); });
     double duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     std::string profile = to_json(tables, duration_ms, used_links, times.json());
 
+    // Stored without waiting for the disk flush: the job's claim was flushed, so a crash
+    // that loses this commit finds the job running with its process gone and runs it again;
+    // and the worker's next flushed commit (the metadata job's claim) makes it durable.
     context.tx.begin();
+    jobs::skip_flush_wait();
     spi::query("SELECT mcp._store_profile($1::bigint, $2::integer, $3::jsonb)",
                {job_id, attempt, profile});
     context.tx.commit();

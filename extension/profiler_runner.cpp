@@ -159,6 +159,12 @@ void QueryRunner::poll_connection(size_t index, std::vector<InFlight>& slots) {
     }
 }
 
+void QueryRunner::drop_connecting() {
+    for (const Connecting& connecting : connecting_)
+        times_.add("connect_more_unused", ms_since(connecting.started));
+    connecting_.clear();
+}
+
 void QueryRunner::run(const std::function<void(int table)>& on_start) {
     std::vector<InFlight> slots(links_.size());
     // Room for every connection that may join: `slots` must not move while a wait refers

@@ -66,7 +66,9 @@ public:
     // this run or a later one). One that fails or takes too long is dropped: the profile
     // goes on with the connections it has. Returns false when it could not even start.
     bool add_connection(std::unique_ptr<ConnectionParams> params, const std::string& label);
-    int connecting() const { return static_cast<int>(connecting_.size()); }
+    // Closes the connections still opening (the queries were all done first): their time
+    // shows as connect_more_unused.
+    void drop_connecting();
 
     // Runs every query added (also those added by a `use` meanwhile), at most one per
     // connection at a time, in the order added. on_start(table) is called when the first

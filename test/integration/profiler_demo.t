@@ -27,6 +27,13 @@ ok($dbh->do(q{SELECT mcp.reprofile_dataset($1, ARRAY['public'])}, undef, $id), '
 ok(scalar $dbh->selectrow_array(q{SELECT mcp.wait_for_jobs($1, '60 s')}, undef, $id), 'profiled');
 $dbh->do('SET mcp_analytics.profile_on_register = on');
 
+# A new session of the metadata database, as the first: profiling on registration on.
+sub reconnect {
+    $dbh->disconnect;
+    $dbh = connect_db($db);
+    $dbh->do('SET mcp_analytics.profile_on_register = on');
+}
+
 sub profile {
     my %tables;
     my $rows = $dbh->selectall_arrayref(
@@ -87,8 +94,7 @@ is_deeply([grep { !(defined $summary->{phases}{$_} && $summary->{phases}{$_} =~ 
 is($summary->{connections}, 2, 'over 10,000 rows to scan: a second connection shared the queries');
 my %first = map { $_ => $json->canonical->encode($profile->{$_}{columns}) } keys %$profile;
 psql_ok('-d', $db, '-c', "ALTER DATABASE $db SET mcp_analytics.profile_connections = 1");
-$dbh->disconnect;
-$dbh = connect_db($db);
+reconnect();
 $dbh->do(q{SELECT mcp.reprofile_dataset($1, ARRAY['public'])}, undef, $id);
 ok(scalar $dbh->selectrow_array(q{SELECT mcp.wait_for_jobs($1, '60 s')}, undef, $id), 'profiled again over one connection');
 is($dbh->selectrow_array(q{SELECT result -> 'connections' FROM mcp.jobs WHERE dataset_id = $1 AND kind = 'profile' ORDER BY id DESC LIMIT 1},
@@ -97,8 +103,7 @@ my $again = profile();
 is_deeply({ map { $_ => $json->canonical->encode($again->{$_}{columns}) } keys %$again }, \%first,
           'the same columns, counts, min/max and top values as over two connections');
 psql_ok('-d', $db, '-c', "ALTER DATABASE $db RESET mcp_analytics.profile_connections");
-$dbh->disconnect;
-$dbh = connect_db($db);
+reconnect();
 
 # --- detection ----------------------------------------------------------------------------
 my $dataset = $dbh->selectrow_hashref('SELECT * FROM mcp.dataset($1)', undef, $id);
@@ -186,7 +191,9 @@ my ($one_status, $one_result) = $dbh->selectrow_array(
 is($one_status, 'done', 'the profile completed although the role may not open a second connection');
 $one_result = $json->decode($one_result);
 is($one_result->{connections}, 1, '... on the one connection it has');
-ok(defined $one_result->{phases}{connect_more_failed}, '... and the refused connection shows in its phases');
+ok(defined($one_result->{phases}{connect_more_failed} // $one_result->{phases}{connect_more_unused}),
+   '... and the second connection it tried shows in its phases (refused, or not ready before the scans were done)')
+    or diag explain $one_result;
 my %one = map { $_->[0] => { row_count => $_->[1], columns => { map { $_->{name} => $_ } @{$json->decode($_->[2])} } } }
           @{$dbh->selectall_arrayref('SELECT table_name, row_count, columns::text FROM mcp.dataset_profile($1)', undef, $one_id)};
 is_deeply([map { [$_->{value}, $_->{count}] } @{$one{shops}{columns}{city}{top_values}}], [['agra', 8000], ['Pune', 4000]],
