@@ -343,8 +343,13 @@ Datum job_workers(FunctionCallInfo fcinfo) {
 
 }  // namespace
 
+void skip_flush_wait() {
+    spi::query("SELECT pg_catalog.set_config('synchronous_commit', 'off', true)");
+}
+
 void JobContext::progress(const std::string& json) {
     tx.begin();
+    skip_flush_wait();
     spi::query("SELECT mcp._job_progress($1::bigint, $2::integer, $3::jsonb)",
                {std::to_string(job.id), std::to_string(job.attempt), json});
     tx.commit();

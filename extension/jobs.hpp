@@ -39,6 +39,12 @@ class JobContext {
     const Job& job;
 };
 
+// In an open transaction: its commit does not wait for the WAL flush. Only for steps whose
+// loss in a crash is harmless: progress reports, and a result whose job's claim was flushed
+// (the job is then recovered and run again). Never for claiming a job: its attempt must
+// survive a crash to be counted.
+void skip_flush_wait();
+
 // The background worker's loop for its database: run due jobs until none is left.
 void serve_database();
 

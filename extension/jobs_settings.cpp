@@ -14,6 +14,7 @@ int job_retry_delay_ms = 10000;
 bool profile_on_register = true;
 int profile_exact_row_limit = 1000000;
 int profile_statement_timeout_ms = 300000;
+int profile_connections = 2;
 char* llm_base_url = nullptr;
 char* llm_model = nullptr;
 char* llm_api_key_file = nullptr;
@@ -71,6 +72,12 @@ void define() {
     define_int("mcp_analytics.profile_statement_timeout",
                "Bound on each query the profiler sends to a dataset.", nullptr,
                &profile_statement_timeout_ms, 300000, 1000, INT_MAX, PGC_SUSET, GUC_UNIT_MS);
+    define_int("mcp_analytics.profile_connections",
+               "Connections a profile job opens to its dataset, to scan tables in parallel.",
+               "The profiler's queries are independent of each other; a second connection lets the "
+               "dataset's server run two at once. Extra connections are opened only when there are "
+               "at least 100,000 rows to scan per connection.",
+               &profile_connections, 2, 1, 8, PGC_SUSET, 0);
     DefineCustomStringVariable(
         "mcp_analytics.llm_base_url", "Base URL of the OpenAI-compatible chat-completions API.",
         "…/chat/completions is appended. OpenAI, Azure OpenAI, Ollama (http://127.0.0.1:11434/v1) "

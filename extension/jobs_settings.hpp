@@ -9,6 +9,7 @@ extern int job_retry_delay_ms;       // mcp_analytics.job_retry_delay: first bac
 extern bool profile_on_register;     // mcp_analytics.profile_on_register
 extern int profile_exact_row_limit;  // mcp_analytics.profile_exact_row_limit
 extern int profile_statement_timeout_ms;  // mcp_analytics.profile_statement_timeout
+extern int profile_connections;           // mcp_analytics.profile_connections
 extern char* llm_base_url;                // mcp_analytics.llm_base_url
 extern char* llm_model;                   // mcp_analytics.llm_model
 extern char* llm_api_key_file;            // mcp_analytics.llm_api_key_file (superuser-only)

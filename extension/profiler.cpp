@@ -1,9 +1,11 @@
 #include "profiler.hpp"
 
+#include "crypto.hpp"
 #include "dataset_access.hpp"
 #include "jobs_settings.hpp"
 #include "pg_guard.hpp"
 #include "profiler_model.hpp"
+#include "profiler_runner.hpp"
 #include "spi.hpp"
 
 #include <rapidjson/document.h>
@@ -13,6 +15,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 namespace mcp::ext::profiler {
 
@@ -24,6 +27,13 @@ constexpr int kTopValues = 10;       // top values kept per column
 constexpr int kLowCardinality = 50;  // text columns with at most this many values get them
 constexpr int kSampleRows = 10;
 constexpr int kSampleScanRows = 100000;  // rows a sample scan aims to read when stats are missing
+// Rows to scan exactly per extra connection: below this, a second connection's setup (a few
+// milliseconds of both servers' time, though it overlaps the first connection's queries)
+// costs more than running the queries one after another saves.
+constexpr double kRowsPerExtraConnection = 10000;
+// Room for the distinct counts' sorts and the grouped pass's hash tables: in memory rather
+// than on the dataset's disk.
+const std::string kSessionSettings = "SET work_mem = '64MB'; ";
 
 const char* const kDateLikePattern =
     "'^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{2,4})([ T].*)?$'";
@@ -85,8 +95,6 @@ SELECT coalesce(json_agg(r ORDER BY r.schema, r.name), '[]')::text FROM (
                  JOIN pg_catalog.pg_class p ON p.oid = t.relid WHERE t.isleaf)
               ELSE c.reltuples END AS reltuples,
          pg_catalog.obj_description(c.oid, 'pg_class') AS comment,
-         EXISTS (SELECT 1 FROM pg_catalog.pg_stats s
-                  WHERE s.schemaname = n.nspname AND s.tablename = c.relname) AS analyzed,
          (SELECT json_agg(json_build_object(
                      'name', a.attname, 'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
                      'category', t.typcategory::text, 'base', bt.typname, 'not_null', a.attnotnull,
@@ -123,12 +131,10 @@ SELECT coalesce(json_agg(r ORDER BY r.schema, r.name), '[]')::text FROM (
            schema_filter + ") r";
 }
 
-std::vector<TableProfile> read_catalog(RemoteConnection& connection,
-                                       const std::vector<std::string>& schemas) {
-    ResultPtr result = connection.query(catalog_sql(connection, schemas),
-                                        jobs_settings::profile_statement_timeout_ms);
+// The catalog query's answer (with the session settings, it is the first query sent).
+std::vector<TableProfile> parse_catalog(const char* json) {
     rapidjson::Document document;
-    document.Parse(PQgetvalue(result.get(), 0, 0));
+    document.Parse(json);
     if (document.HasParseError() || !document.IsArray())
         throw PgError(ERRCODE_INTERNAL_ERROR, "could not read the dataset's catalog");
     std::vector<TableProfile> tables;
@@ -139,7 +145,6 @@ std::vector<TableProfile> read_catalog(RemoteConnection& connection,
         table.relkind = string_member(item, "kind").c_str()[0];
         table.comment = string_member(item, "comment");
         table.reltuples = item["reltuples"].IsNumber() ? item["reltuples"].GetDouble() : -1;
-        table.analyzed = item["analyzed"].IsBool() && item["analyzed"].GetBool();
         if (item["columns"].IsArray()) {
             for (const auto& c : item["columns"].GetArray()) {
                 ColumnProfile column;
@@ -206,12 +211,17 @@ bool unique_column(const TableProfile& table, const std::string& name) {
     return false;
 }
 
-// Query A: count(*), and per column count(c), count(DISTINCT c), min, max, date-like text,
-// weight checks — all in one pass over `source`.
-void aggregate_scan(RemoteConnection& connection, TableProfile& table, const std::string& source) {
+// Text-like columns (text, boolean, enum) get their distinct count and top values from the
+// hashed grouped pass (query B); the others from the aggregate scan (query A).
+bool grouped(const ColumnProfile& column) { return wants_top_values(column); }
+
+
+// Query A: count(*), and per column count(c), min, max, weight checks, and the distinct count
+// of columns that are not text-like (a sort each) — all in one pass over `source`.
+RemoteQuery aggregate_query(TableProfile& table, const std::string& source) {
     struct Slot {
         int column;
-        enum Kind { kNonNull, kDistinct, kMin, kMax, kDateLike, kZeros, kNegatives, kPairs } kind;
+        enum Kind { kNonNull, kDistinct, kMin, kMax, kZeros, kNegatives, kPairs } kind;
     };
     std::vector<std::string> expressions = {"count(*)"};
     std::vector<Slot> slots;
@@ -223,7 +233,7 @@ void aggregate_scan(RemoteConnection& connection, TableProfile& table, const std
         const int index = static_cast<int>(i);
         expressions.push_back("count(" + c + ")");
         slots.push_back({index, Slot::kNonNull});
-        if (distinct_countable(column) && !unique_column(table, column.name)) {
+        if (distinct_countable(column) && !grouped(column) && !unique_column(table, column.name)) {
             expressions.push_back("count(DISTINCT " + c + ")");
             slots.push_back({index, Slot::kDistinct});
         }
@@ -232,10 +242,6 @@ void aggregate_scan(RemoteConnection& connection, TableProfile& table, const std
             slots.push_back({index, Slot::kMin});
             expressions.push_back("max(" + c + ")::text");
             slots.push_back({index, Slot::kMax});
-        }
-        if (column.is_textual()) {
-            expressions.push_back("count(*) FILTER (WHERE " + c + " ~ " + kDateLikePattern + ")");
-            slots.push_back({index, Slot::kDateLike});
         }
         if (looks_like_weight(column)) {
             expressions.push_back("count(*) FILTER (WHERE " + c + " = 0)");
@@ -254,80 +260,103 @@ void aggregate_scan(RemoteConnection& connection, TableProfile& table, const std
     std::string sql = "SELECT ";
     for (size_t i = 0; i < expressions.size(); ++i) sql += (i ? ", " : "") + expressions[i];
     sql += " FROM " + source;
-    ResultPtr result = connection.query(sql, jobs_settings::profile_statement_timeout_ms);
-    ++table.remote_queries;
-    const PGresult* r = result.get();
-    const long long rows = to_ll(value_at(r, 0, 0));
-    table.row_count = rows;
-    for (size_t s = 0; s < slots.size(); ++s) {
-        std::optional<std::string> value = value_at(r, 0, static_cast<int>(s) + 1);
-        if (slots[s].kind == Slot::kPairs) {
-            table.user_weight_pairs = to_ll(value);
-            continue;
-        }
-        ColumnProfile& column = table.columns[slots[s].column];
-        switch (slots[s].kind) {
-            case Slot::kNonNull:
-                column.null_count = rows - to_ll(value);
-                column.null_fraction =
-                    rows > 0 ? static_cast<double>(*column.null_count) / rows : 0;
-                if (unique_column(table, column.name))
+    RemoteQuery query;
+    query.sql = std::move(sql);
+    query.phase = "aggregate_scans";
+    query.use = [&table, slots](const PGresult* r) {
+        ++table.remote_queries;
+        const long long rows = to_ll(value_at(r, 0, 0));
+        table.row_count = rows;
+        for (size_t s = 0; s < slots.size(); ++s) {
+            std::optional<std::string> value = value_at(r, 0, static_cast<int>(s) + 1);
+            if (slots[s].kind == Slot::kPairs) {
+                table.user_weight_pairs = to_ll(value);
+                continue;
+            }
+            ColumnProfile& column = table.columns[slots[s].column];
+            switch (slots[s].kind) {
+                case Slot::kNonNull:
+                    column.null_count = rows - to_ll(value);
+                    column.null_fraction =
+                        rows > 0 ? static_cast<double>(*column.null_count) / rows : 0;
+                    if (unique_column(table, column.name))
+                        column.distinct = static_cast<double>(to_ll(value));
+                    break;
+                case Slot::kDistinct:
                     column.distinct = static_cast<double>(to_ll(value));
-                break;
-            case Slot::kDistinct:
-                column.distinct = static_cast<double>(to_ll(value));
-                break;
-            case Slot::kMin:
-                column.min = value;
-                break;
-            case Slot::kMax:
-                column.max = value;
-                break;
-            case Slot::kDateLike:
-                column.date_like = to_ll(value);
-                break;
-            case Slot::kZeros:
-                column.zeros = to_ll(value);
-                break;
-            case Slot::kNegatives:
-                column.negatives = to_ll(value);
-                break;
-            case Slot::kPairs:
-                break;
+                    break;
+                case Slot::kMin:
+                    column.min = value;
+                    break;
+                case Slot::kMax:
+                    column.max = value;
+                    break;
+                case Slot::kZeros:
+                    column.zeros = to_ll(value);
+                    break;
+                case Slot::kNegatives:
+                    column.negatives = to_ll(value);
+                    break;
+                case Slot::kPairs:
+                    break;
+            }
         }
-    }
+    };
+    return query;
 }
 
-// Query B: the most frequent values of low-cardinality text columns, all in one grouped pass.
-void top_values_scan(RemoteConnection& connection, TableProfile& table, const std::string& source) {
+// Query B: text-like columns in one hashed pass (GROUPING SETS, one set per column): per
+// column its distinct count, the rows whose value looks like a date (the pattern runs once
+// per distinct value, not per row) and, for low-cardinality ones, the most frequent values.
+// Hashing beats the sort of count(DISTINCT) for text, whose comparisons go through the
+// collation. Independent of query A, so the two can run at once.
+RemoteQuery grouped_query(TableProfile& table, const std::string& source) {
     std::vector<int> wanted;
-    for (size_t i = 0; i < table.columns.size(); ++i) {
-        const ColumnProfile& column = table.columns[i];
-        if (wants_top_values(column) && column.distinct && *column.distinct > 0 &&
-            *column.distinct <= kLowCardinality)
-            wanted.push_back(static_cast<int>(i));
-    }
-    if (wanted.empty()) return;
+    for (size_t i = 0; i < table.columns.size(); ++i)
+        if (grouped(table.columns[i])) wanted.push_back(static_cast<int>(i));
+    RemoteQuery query;
+    if (wanted.empty()) return query;
     std::string key = "CASE", value = "CASE", sets;
     for (size_t k = 0; k < wanted.size(); ++k) {
         const std::string c = quote_ident(table.columns[wanted[k]].name);
         key += " WHEN GROUPING(" + c + ") = 0 THEN " + std::to_string(k);
-        value += " WHEN GROUPING(" + c + ") = 0 THEN " + c + "::text";
+        value += " WHEN GROUPING(" + c + ") = 0 THEN " + c + "::text COLLATE \"default\"";
         sets += (k ? ", (" : "(") + c + ")";
     }
-    std::string sql = "SELECT k, v, n FROM (SELECT " + key + " END AS k, " + value +
-                      " END AS v, count(*) AS n FROM " + source + " GROUP BY GROUPING SETS (" +
-                      sets + ")) g WHERE v IS NOT NULL ORDER BY k, n DESC, v";
-    ResultPtr result = connection.query(sql, jobs_settings::profile_statement_timeout_ms);
-    ++table.remote_queries;
-    const PGresult* r = result.get();
-    for (int row = 0; row < PQntuples(r); ++row) {
-        size_t k = static_cast<size_t>(std::atoi(PQgetvalue(r, row, 0)));
-        if (k >= wanted.size()) continue;
-        ColumnProfile& column = table.columns[wanted[k]];
-        if (column.top_values.size() < static_cast<size_t>(kTopValues))
-            column.top_values.emplace_back(PQgetvalue(r, row, 1), std::atof(PQgetvalue(r, row, 2)));
-    }
+    query.sql = "WITH g AS MATERIALIZED (SELECT " + key + " END AS k, " + value +
+                " END AS v, count(*) AS n FROM " + source + " GROUP BY GROUPING SETS (" + sets +
+                ")) SELECT d.k, d.distinct_values, d.date_like, CASE WHEN d.distinct_values "
+                "BETWEEN 1 AND " + std::to_string(kLowCardinality) +
+                " THEN (SELECT json_agg(json_build_array(t.v, t.n) ORDER BY t.n DESC, t.v)::text "
+                "FROM (SELECT g.v, g.n FROM g WHERE g.k = d.k AND g.v IS NOT NULL "
+                "ORDER BY g.n DESC, g.v LIMIT " + std::to_string(kTopValues) +
+                ") t) END FROM (SELECT g.k, count(g.v) AS distinct_values, "
+                "coalesce(sum(g.n) FILTER (WHERE g.v ~ " + kDateLikePattern +
+                "), 0) AS date_like FROM g GROUP BY g.k) d ORDER BY d.k";
+    query.phase = "grouped_scans";
+    query.use = [&table, wanted](const PGresult* r) {
+        ++table.remote_queries;
+        for (int column : wanted) {
+            table.columns[column].distinct = 0;  // an empty table has no group
+            if (table.columns[column].is_textual()) table.columns[column].date_like = 0;
+        }
+        for (int row = 0; row < PQntuples(r); ++row) {
+            size_t k = static_cast<size_t>(std::atoi(PQgetvalue(r, row, 0)));
+            if (k >= wanted.size()) continue;
+            ColumnProfile& column = table.columns[wanted[k]];
+            column.distinct = std::atof(PQgetvalue(r, row, 1));
+            if (column.is_textual()) column.date_like = std::atoll(PQgetvalue(r, row, 2));
+            if (PQgetisnull(r, row, 3)) continue;
+            rapidjson::Document top;
+            top.Parse(PQgetvalue(r, row, 3));
+            if (top.HasParseError() || !top.IsArray()) continue;
+            for (const auto& pair : top.GetArray())
+                if (pair.IsArray() && pair.Size() == 2 && pair[0].IsString() && pair[1].IsNumber() &&
+                    column.top_values.size() < static_cast<size_t>(kTopValues))
+                    column.top_values.emplace_back(pair[0].GetString(), pair[1].GetDouble());
+        }
+    };
+    return query;
 }
 
 // Big tables: the planner's statistics, which ANALYZE keeps (from a 30,000-row sample).
@@ -401,33 +430,49 @@ bool read_pg_stats(RemoteConnection& connection, TableProfile& table) {
 
 // Exact min/max of indexed number and date columns: one query the planner answers from the
 // indexes' ends, not by scanning.
-void indexed_min_max(RemoteConnection& connection, TableProfile& table) {
+RemoteQuery indexed_min_max_query(TableProfile& table) {
     std::vector<ColumnProfile*> indexed;
     for (ColumnProfile& column : table.columns)
         if (column.indexed && (column.is_numeric() || column.is_datetime()))
             indexed.push_back(&column);
-    if (indexed.empty()) return;
+    RemoteQuery query;
+    if (indexed.empty()) return query;
     std::string sql = "SELECT ";
     for (size_t i = 0; i < indexed.size(); ++i) {
         const std::string c = quote_ident(indexed[i]->name);
         sql += (i ? ", " : "") + std::string("min(") + c + ")::text, max(" + c + ")::text";
     }
-    sql += " FROM " + relation_sql(table);
-    ResultPtr result = connection.query(sql, jobs_settings::profile_statement_timeout_ms);
-    ++table.remote_queries;
-    for (size_t i = 0; i < indexed.size(); ++i) {
-        indexed[i]->min = value_at(result.get(), 0, static_cast<int>(2 * i));
-        indexed[i]->max = value_at(result.get(), 0, static_cast<int>(2 * i + 1));
-        indexed[i]->minmax_is_estimate = false;
-    }
+    query.sql = sql + " FROM " + relation_sql(table);
+    query.phase = "index_min_max";
+    query.use = [&table, indexed](const PGresult* r) {
+        ++table.remote_queries;
+        for (size_t i = 0; i < indexed.size(); ++i) {
+            indexed[i]->min = value_at(r, 0, static_cast<int>(2 * i));
+            indexed[i]->max = value_at(r, 0, static_cast<int>(2 * i + 1));
+            indexed[i]->minmax_is_estimate = false;
+        }
+    };
+    return query;
 }
 
-void read_sample(RemoteConnection& connection, TableProfile& table, const std::string& source) {
-    std::string sql = "SELECT coalesce(json_agg(s), '[]')::text FROM (SELECT * FROM " + source +
-                      " LIMIT " + std::to_string(kSampleRows) + ") s";
-    ResultPtr result = connection.query(sql, jobs_settings::profile_statement_timeout_ms);
-    ++table.remote_queries;
-    table.sample_json = PQgetvalue(result.get(), 0, 0);
+// The sample rows; `fallback` is read instead when `source` gave none (a TABLESAMPLE of a
+// table whose catalog figures are stale).
+RemoteQuery sample_query(TableProfile& table, const std::string& source, QueryRunner& runner,
+                         const std::string& fallback = "") {
+    RemoteQuery query;
+    query.sql = "SELECT coalesce(json_agg(s), '[]')::text FROM (SELECT * FROM " + source +
+                " LIMIT " + std::to_string(kSampleRows) + ") s";
+    query.phase = "samples";
+    query.use = [&table, &runner, fallback](const PGresult* r) {
+        ++table.remote_queries;
+        table.sample_json = PQgetvalue(r, 0, 0);
+        if (table.sample_json == "[]" && !fallback.empty()) {
+            RemoteQuery again = sample_query(table, fallback, runner);
+            again.also_ms = &table.duration_ms;
+            runner.add(std::move(again));
+        }
+    };
+    return query;
 }
 
 std::string sampled_source(const TableProfile& table, double target_rows) {
@@ -438,57 +483,79 @@ std::string sampled_source(const TableProfile& table, double target_rows) {
     return relation_sql(table) + " TABLESAMPLE SYSTEM (" + text + ") REPEATABLE (7)";
 }
 
-void profile_table(RemoteConnection& connection, TableProfile& table) {
-    auto started = Clock::now();
+// Decides how a table is profiled and queues its queries (all independent of each other).
+// Big tables first read pg_stats here, on `first` (a few milliseconds), to know whether a
+// sample scan is needed.
+void plan_table(RemoteConnection& first, QueryRunner& runner, TableProfile& table, int index,
+                PhaseTimes& times) {
     const long long limit = jobs_settings::profile_exact_row_limit;
     const bool is_view = table.relkind == 'v' || table.relkind == 'f';
     const bool big = !is_view && table.reltuples > static_cast<double>(limit);
+    std::vector<RemoteQuery> queries;
     if (is_view) {
         // A view can be anything: read at most limit + 1 of its rows.
         std::string source = "(SELECT * FROM " + relation_sql(table) + " LIMIT " +
                              std::to_string(limit + 1) + ") AS v";
-        aggregate_scan(connection, table, source);
+        queries.push_back(aggregate_query(table, source));
+        queries.back().use = [&table, limit, use = queries.back().use](const PGresult* r) {
+            use(r);
+            table.row_count_is_estimate = table.row_count > limit;
+        };
+        queries.push_back(grouped_query(table, source));
+        queries.push_back(sample_query(table, relation_sql(table), runner));
         table.method = "view_scan";
-        table.row_count_is_estimate = table.row_count > limit;
-        top_values_scan(connection, table, source);
-        read_sample(connection, table, relation_sql(table));
     } else if (!big) {
-        aggregate_scan(connection, table, relation_sql(table));
+        queries.push_back(aggregate_query(table, relation_sql(table)));
+        queries.push_back(grouped_query(table, relation_sql(table)));
+        queries.push_back(sample_query(table, relation_sql(table), runner));
         table.method = "exact_scan";
-        top_values_scan(connection, table, relation_sql(table));
-        read_sample(connection, table, relation_sql(table));
     } else {
-        bool have_stats = table.analyzed && read_pg_stats(connection, table);
-        if (!have_stats) {
-            // Statistics missing: ANALYZE works if the dataset role owns the table; else sample.
-            try {
-                connection.query("ANALYZE " + relation_sql(table),
-                                 jobs_settings::profile_statement_timeout_ms);
-                ++table.remote_queries;
-                have_stats = read_pg_stats(connection, table);
-            } catch (const PgError&) {
-                have_stats = false;
+        auto started = Clock::now();
+        bool have_stats = times.time("pg_stats", [&] {
+            // No rows in pg_stats: never analyzed (asking is cheaper than the catalog query
+            // joining pg_stats for every table).
+            bool found = read_pg_stats(first, table);
+            if (!found) {
+                // Statistics missing: ANALYZE works if the dataset role owns the table; else
+                // sample.
+                try {
+                    first.query("ANALYZE " + relation_sql(table),
+                                jobs_settings::profile_statement_timeout_ms);
+                    ++table.remote_queries;
+                    found = read_pg_stats(first, table);
+                } catch (const PgError&) {
+                    found = false;
+                }
             }
-        }
+            return found;
+        });
+        table.duration_ms += std::chrono::duration<double, std::milli>(Clock::now() - started).count();
         if (have_stats) {
             table.method = "pg_stats";
-            indexed_min_max(connection, table);
+            queries.push_back(indexed_min_max_query(table));
         } else {
             std::string source = sampled_source(table, kSampleScanRows);
-            aggregate_scan(connection, table, source);
-            top_values_scan(connection, table, source);
             for (ColumnProfile& column : table.columns) {
                 column.distinct_is_estimate = true;
                 column.minmax_is_estimate = true;
             }
+            queries.push_back(aggregate_query(table, source));
+            queries.back().use = [&table, use = queries.back().use](const PGresult* r) {
+                use(r);
+                table.row_count = static_cast<long long>(std::llround(table.reltuples));
+            };
+            queries.push_back(grouped_query(table, source));
             table.method = "sample_scan";
-            table.row_count = static_cast<long long>(std::llround(table.reltuples));
         }
         table.row_count_is_estimate = true;
-        read_sample(connection, table, sampled_source(table, 1000));
-        if (table.sample_json == "[]") read_sample(connection, table, relation_sql(table));
+        queries.push_back(sample_query(table, sampled_source(table, 1000), runner, relation_sql(table)));
     }
-    table.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    for (RemoteQuery& query : queries) {
+        if (query.sql.empty()) continue;
+        query.table = index;
+        query.also_ms = &table.duration_ms;
+        runner.add(std::move(query));
+    }
 }
 
 std::vector<std::string> requested_schemas(const std::string& payload) {
@@ -526,29 +593,91 @@ ColumnProfile* TableProfile::column(const std::string& column_name) {
     return nullptr;
 }
 
+// The dataset's connection parameters, for connections opened alongside the first.
+std::unique_ptr<ConnectionParams> dataset_params(const DatasetRecord& dataset) {
+    crypto::Key key = crypto::load_configured_key();
+    SecretString conninfo = crypto::decrypt(key, dataset.ciphertext.data(), dataset.ciphertext.size());
+    return std::make_unique<ConnectionParams>(ConnectionParams::parse(conninfo.view(), true));
+}
+
 void run_profile_job(jobs::JobContext& context) {
     auto started = Clock::now();
-    context.tx.begin();
-    DatasetRecord dataset = load_dataset(context.job.dataset_id);
-    context.tx.commit();
+    PhaseTimes times;
+    const std::string job_id = std::to_string(context.job.id);
+    const std::string attempt = std::to_string(context.job.attempt);
+    // The dataset's row, its size at the last profile, and the first progress step: one
+    // transaction.
+    double last_rows = -1;
+    DatasetRecord dataset = times.time("load_dataset", [&] {
+        context.tx.begin();
+        DatasetRecord record = load_dataset(context.job.dataset_id);
+        auto rows = spi::query_value("SELECT d.estimated_row_count FROM mcp.datasets d WHERE d.id = $1::integer",
+                                     {std::to_string(context.job.dataset_id)});
+        last_rows = rows ? std::atof(rows->c_str()) : -1;
+        jobs::skip_flush_wait();
+        spi::query("SELECT mcp._job_progress($1::bigint, $2::integer, $3::jsonb)",
+                   {job_id, attempt, progress_json("connecting", 0, 0, "")});
+        context.tx.commit();
+        return record;
+    });
     std::vector<std::string> schemas = requested_schemas(context.job.payload);
 
-    context.progress(progress_json("connecting", 0, 0, ""));
-    RemoteConnection connection = connect_dataset(dataset);
-    // Room for the distinct counts' sorts: in memory rather than on the dataset's disk.
-    connection.query("SET work_mem = '64MB'", jobs_settings::profile_statement_timeout_ms);
-    std::vector<TableProfile> tables = read_catalog(connection, schemas);
-    for (size_t i = 0; i < tables.size(); ++i) {
-        context.progress(progress_json("profiling", i + 1, tables.size(), tables[i].qualified()));
-        profile_table(connection, tables[i]);
-    }
-    detect(tables);
-    double duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-    std::string profile = to_json(tables, duration_ms);
+    // Independent queries over up to mcp_analytics.profile_connections connections, when
+    // there is enough to scan that more connections pay: they are opened while the first
+    // one works (from the start when the last profile found enough rows, else once the
+    // catalog says so), and take queries as soon as they are ready.
+    std::vector<RemoteConnection> links;
+    times.time("connect", [&] { links.push_back(connect_dataset(dataset)); });
+    QueryRunner runner(links, jobs_settings::profile_statement_timeout_ms, times, kSessionSettings);
+    int extra_started = 0;
+    auto open_extra = [&](double rows) {
+        const int wanted = std::min<int>(jobs_settings::profile_connections,
+                                         1 + static_cast<int>(rows / kRowsPerExtraConnection));
+        if (wanted <= 1 + extra_started) return;
+        while (1 + extra_started < wanted) {
+            ++extra_started;
+            if (!runner.add_connection(dataset_params(dataset), dataset.name)) break;
+        }
+    };
+    if (last_rows >= kRowsPerExtraConnection) open_extra(last_rows);
 
+    std::vector<TableProfile> tables;
+    RemoteQuery catalog;
+    catalog.sql = kSessionSettings + catalog_sql(links[0], schemas);
+    catalog.phase = "catalog";
+    catalog.use = [&](const PGresult* r) { tables = parse_catalog(PQgetvalue(r, 0, 0)); };
+    runner.add(std::move(catalog));
+    runner.run([](int) {});
+
+    double rows_to_scan = 0;
+    for (size_t i = 0; i < tables.size(); ++i) {
+        plan_table(links[0], runner, tables[i], static_cast<int>(i), times);
+        if (tables[i].method == "exact_scan" || tables[i].method == "view_scan")
+            rows_to_scan += std::max(tables[i].reltuples, 0.0);
+    }
+    if (rows_to_scan >= kRowsPerExtraConnection) open_extra(rows_to_scan);
+    times.time("remote_queries_wall", [&] {
+        runner.run([&](int table) {
+            times.time("progress", [&] {
+                context.progress(progress_json("profiling", static_cast<size_t>(table) + 1,
+                                               tables.size(), tables[table].qualified()));
+            });
+        });
+    });
+    const int used_links = static_cast<int>(links.size());
+    runner.drop_connecting();
+    links.clear();  // disconnects
+    times.time("detect", [&] { detect(tables); });
+    double duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    std::string profile = to_json(tables, duration_ms, used_links, times.json());
+
+    // Stored without waiting for the disk flush: the job's claim was flushed, so a crash
+    // that loses this commit finds the job running with its process gone and runs it again;
+    // and the worker's next flushed commit (the metadata job's claim) makes it durable.
     context.tx.begin();
+    jobs::skip_flush_wait();
     spi::query("SELECT mcp._store_profile($1::bigint, $2::integer, $3::jsonb)",
-               {std::to_string(context.job.id), std::to_string(context.job.attempt), profile});
+               {job_id, attempt, profile});
     context.tx.commit();
 }
 

@@ -427,7 +427,8 @@ void detect(std::vector<TableProfile>& tables) {
     }
 }
 
-std::string to_json(const std::vector<TableProfile>& tables, double duration_ms) {
+std::string to_json(const std::vector<TableProfile>& tables, double duration_ms, int connections,
+                    const std::string& phases_json) {
     rapidjson::StringBuffer buffer;
     Writer json(buffer);
     json.StartObject();
@@ -464,6 +465,10 @@ std::string to_json(const std::vector<TableProfile>& tables, double duration_ms)
     json.Int(queries);
     json.Key("duration_ms");
     json.Double(std::round(duration_ms * 10) / 10);
+    json.Key("connections");
+    json.Int(connections);
+    json.Key("phases");
+    json.RawValue(phases_json.c_str(), phases_json.size(), rapidjson::kObjectType);
     json.EndObject();
     json.EndObject();
     return buffer.GetString();

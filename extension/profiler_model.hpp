@@ -44,7 +44,6 @@ struct TableProfile {
     char relkind = 'r';
     std::string comment;
     double reltuples = -1;
-    bool analyzed = false;
     std::vector<ColumnProfile> columns;
     std::vector<std::string> primary_key;
     std::vector<std::vector<std::string>> unique_keys;
@@ -73,7 +72,9 @@ bool looks_like_weight(const ColumnProfile& column);
 // Fills roles, granularity, issues and weight checks of every table.
 void detect(std::vector<TableProfile>& tables);
 
-// {"tables": [...], "dataset": {...}, "summary": {...}} for mcp._store_profile.
-std::string to_json(const std::vector<TableProfile>& tables, double duration_ms);
+// {"tables": [...], "dataset": {...}, "summary": {...}} for mcp._store_profile; the summary
+// holds `connections` (to the dataset, used at once) and `phases_json` (ms per phase).
+std::string to_json(const std::vector<TableProfile>& tables, double duration_ms, int connections,
+                    const std::string& phases_json);
 
 }  // namespace mcp::ext::profiler

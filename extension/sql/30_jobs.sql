@@ -132,7 +132,8 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     UPDATE mcp.jobs j SET
         status = CASE WHEN _job_done.error IS NULL THEN 'done' ELSE 'failed' END,
-        finished_at = now(), result = _job_done.result, worker_pid = NULL,
+        -- the moment it ends, not when its transaction began: request-to-done is measured
+        finished_at = clock_timestamp(), result = _job_done.result, worker_pid = NULL,
         last_error = coalesce(_job_done.error, j.last_error),
         errors = CASE WHEN _job_done.error IS NULL THEN j.errors
                       ELSE j.errors || jsonb_build_array(jsonb_build_object(

@@ -6,6 +6,7 @@
 CREATE FUNCTION mcp._store_profile(job_id bigint, attempt integer, profile jsonb) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    began    timestamptz := clock_timestamp();
     job      mcp.jobs := mcp._job_owned(job_id, attempt);
     ds       jsonb := profile -> 'dataset';
     t        jsonb;
@@ -43,7 +44,11 @@ BEGIN
         updated_at = now()
      WHERE d.id = job.dataset_id;
 
-    PERFORM mcp._job_done(job_id, attempt, profile -> 'summary');
+    -- Two phases only this side sees: from due to picked up, and this store (in ms).
+    PERFORM mcp._job_done(job_id, attempt, jsonb_set(profile -> 'summary', '{phases}',
+        coalesce(profile #> '{summary,phases}', '{}') || jsonb_build_object(
+            'pickup', round(extract(epoch FROM job.started_at - greatest(job.created_at, job.run_after))::numeric * 1000, 1),
+            'store', round(extract(epoch FROM clock_timestamp() - began)::numeric * 1000, 1))));
     -- The metadata job follows, unless the dataset was taken out of review meanwhile.
     IF EXISTS (SELECT 1 FROM mcp.datasets d WHERE d.id = job.dataset_id AND d.status = 'profiling') THEN
         PERFORM mcp._enqueue_job('llm_metadata', job.dataset_id);

@@ -1,7 +1,9 @@
 # The profile of the demo panel equals direct SQL on it: row counts, null counts, distinct
 # counts, min/max, top values; weight, user-id, date and granularity detection; big tables
 # from pg_stats (marked as estimates, equal to pg_stats); dates stored as text reported; a
-# fixed number of queries per table, never one per column.
+# fixed number of queries per table, never one per column; the time of each phase in the
+# job's result; the same figures over one connection as over two, and a profile that goes
+# on when a second connection is refused.
 use strict;
 use warnings;
 use FindBin;
@@ -24,6 +26,13 @@ my ($id) = $dbh->selectrow_array('SELECT mcp.register_dataset($1, $2)', undef, '
 ok($dbh->do(q{SELECT mcp.reprofile_dataset($1, ARRAY['public'])}, undef, $id), 'profiling of schema public queued');
 ok(scalar $dbh->selectrow_array(q{SELECT mcp.wait_for_jobs($1, '60 s')}, undef, $id), 'profiled');
 $dbh->do('SET mcp_analytics.profile_on_register = on');
+
+# A new session of the metadata database, as the first: profiling on registration on.
+sub reconnect {
+    $dbh->disconnect;
+    $dbh = connect_db($db);
+    $dbh->do('SET mcp_analytics.profile_on_register = on');
+}
 
 sub profile {
     my %tables;
@@ -73,6 +82,28 @@ for my $table (sort keys %$profile) {
     is_deeply(\@mismatches, [], "$table: null counts, distinct counts, min/max and top values equal direct SQL");
     cmp_ok($p->{stats}{remote_queries}, '<=', 3, "$table: at most 3 queries for " . scalar(keys %{$p->{columns}}) . ' columns (never one per column)');
 }
+
+# --- where the time went, and the same figures over one connection -------------------------
+my ($summary) = $dbh->selectrow_array(
+    q{SELECT result::text FROM mcp.jobs WHERE dataset_id = $1 AND kind = 'profile' AND status = 'done' ORDER BY id DESC LIMIT 1}, undef, $id);
+$summary = $json->decode($summary);
+my @phases = qw(pickup load_dataset connect catalog aggregate_scans grouped_scans samples remote_queries_wall store);
+is_deeply([grep { !(defined $summary->{phases}{$_} && $summary->{phases}{$_} =~ /^\d+(\.\d+)?$/) } @phases], [],
+          'the job result has the time of each phase in ms (' . join(', ', @phases) . ')')
+    or diag explain $summary;
+is($summary->{connections}, 2, 'over 10,000 rows to scan: a second connection shared the queries');
+my %first = map { $_ => $json->canonical->encode($profile->{$_}{columns}) } keys %$profile;
+psql_ok('-d', $db, '-c', "ALTER DATABASE $db SET mcp_analytics.profile_connections = 1");
+reconnect();
+$dbh->do(q{SELECT mcp.reprofile_dataset($1, ARRAY['public'])}, undef, $id);
+ok(scalar $dbh->selectrow_array(q{SELECT mcp.wait_for_jobs($1, '60 s')}, undef, $id), 'profiled again over one connection');
+is($dbh->selectrow_array(q{SELECT result -> 'connections' FROM mcp.jobs WHERE dataset_id = $1 AND kind = 'profile' ORDER BY id DESC LIMIT 1},
+                         undef, $id), 1, 'one connection, as mcp_analytics.profile_connections says');
+my $again = profile();
+is_deeply({ map { $_ => $json->canonical->encode($again->{$_}{columns}) } keys %$again }, \%first,
+          'the same columns, counts, min/max and top values as over two connections');
+psql_ok('-d', $db, '-c', "ALTER DATABASE $db RESET mcp_analytics.profile_connections");
+reconnect();
 
 # --- detection ----------------------------------------------------------------------------
 my $dataset = $dbh->selectrow_hashref('SELECT * FROM mcp.dataset($1)', undef, $id);
@@ -141,7 +172,38 @@ like($sales, qr/sales has no primary key/, 'a table without primary key is repor
 like(scalar $dbh->selectrow_array('SELECT mcp.get_metadata($1)::text', undef, $text_id), qr/Store sales\.sold_on as date/,
      'the metadata suggests storing it as a date');
 
+# --- columns of another collation, an empty table, a second connection refused ------------
+psql_ok('-d', $db, '-c', "ALTER DATABASE $db RESET mcp_analytics.profile_exact_row_limit");
+ok(psql_ok('-d', $text_db, '-c', q{CREATE TABLE shops (shop_id int, city text COLLATE "C", kind text);
+    INSERT INTO shops SELECT g, CASE WHEN g % 3 = 0 THEN 'Pune' ELSE 'agra' END, CASE WHEN g % 2 = 0 THEN 'mall' END
+      FROM generate_series(1, 12000) g;
+    CREATE TABLE nothing (label text, amount int);
+    ANALYZE shops, nothing;
+    CREATE ROLE mcp_profile_one LOGIN CONNECTION LIMIT 1;
+    GRANT SELECT ON ALL TABLES IN SCHEMA public TO mcp_profile_one;}), 'a "C"-collated column beside default ones, an empty table, a role allowed one connection');
+$dbh->do('SET mcp_analytics.profile_on_register = off');
+my ($one_id) = $dbh->selectrow_array('SELECT mcp.register_dataset($1, $2)', undef, 'profile_one',
+                                     "host=$ENV{PGHOST} port=$ENV{PGPORT} dbname=$text_db user=mcp_profile_one");
+$dbh->do(q{SELECT mcp.reprofile_dataset($1)}, undef, $one_id);
+ok(scalar $dbh->selectrow_array(q{SELECT mcp.wait_for_jobs($1, '60 s')}, undef, $one_id), 'profiled');
+my ($one_status, $one_result) = $dbh->selectrow_array(
+    q{SELECT status, result::text FROM mcp.jobs WHERE dataset_id = $1 AND kind = 'profile' ORDER BY id DESC LIMIT 1}, undef, $one_id);
+is($one_status, 'done', 'the profile completed although the role may not open a second connection');
+$one_result = $json->decode($one_result);
+is($one_result->{connections}, 1, '... on the one connection it has');
+ok(defined($one_result->{phases}{connect_more_failed} // $one_result->{phases}{connect_more_unused}),
+   '... and the second connection it tried shows in its phases (refused, or not ready before the scans were done)')
+    or diag explain $one_result;
+my %one = map { $_->[0] => { row_count => $_->[1], columns => { map { $_->{name} => $_ } @{$json->decode($_->[2])} } } }
+          @{$dbh->selectall_arrayref('SELECT table_name, row_count, columns::text FROM mcp.dataset_profile($1)', undef, $one_id)};
+is_deeply([map { [$_->{value}, $_->{count}] } @{$one{shops}{columns}{city}{top_values}}], [['agra', 8000], ['Pune', 4000]],
+          'top values of the "C"-collated column');
+is_deeply([@{$one{shops}{columns}{kind}}{qw(distinct_count null_count)}], [1, 6000], 'distinct and null counts of a text column with NULLs');
+is_deeply([$one{nothing}{row_count}, map { @{$one{nothing}{columns}{$_}}{qw(distinct_count null_count)} } qw(label amount)],
+          [0, 0, 0, 0, 0], 'an empty table: no rows, no distinct values, no NULLs');
+
 $dbh->disconnect;
 $demo->disconnect;
-psql_ok('-d', 'postgres', '-c', "DROP DATABASE $db WITH (FORCE)", '-c', "DROP DATABASE $text_db WITH (FORCE)");
+psql_ok('-d', 'postgres', '-c', "DROP DATABASE $db WITH (FORCE)", '-c', "DROP DATABASE $text_db WITH (FORCE)",
+        '-c', 'DROP ROLE mcp_profile_one');
 done_testing();
