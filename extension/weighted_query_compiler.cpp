@@ -455,8 +455,9 @@ class SqlBuilder {
         // that centres the squares runs over a few rows per group, not one per user.
         semi_join_ = (m == Measure::reach || m == Measure::reach_pct) && !event_groups_;
         counts_ = universe_domain_ || m == Measure::avg_frequency;
-        // Without filters the universe is every user with a usable weight, so the design's n
-        // is the universe count the stats already hold: no second pass converting weights.
+        // The design's n (users with a usable weight) without a second pass converting every
+        // weight: for reach the pass that sums the universe counts them too; for the other
+        // universe measures without filters the universe is exactly those users.
         design_from_stats_ = semi_join_ || (universe_domain_ && !spec.universe && !spec.user_filter);
     }
 
@@ -503,6 +504,7 @@ class SqlBuilder {
 
     // The weight as float8, converted once per user (numeric to float8 is not cheap): the
     // sub-query is kept apart (OFFSET 0) so its output column is not expanded into every use.
+    // The name has a space, so no column of the user table can take it.
     static constexpr const char* kWeight = "\"mcp_analytics weight\"";
 
     std::string design() const {
