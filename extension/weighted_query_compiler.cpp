@@ -446,6 +446,19 @@ class SqlBuilder {
         const std::optional<Expression>& x = m == Measure::share ? spec.condition : spec.metric;
         x_from_events_ = x && x->aggregating;
         x_from_users_ = x && !x->aggregating;
+        // The plan shape per measure. Reach without event groups: the reached users are the
+        // universe users WHERE EXISTS a matching event, a semi-join PostgreSQL may run as a
+        // hash join on the pre-aggregated events or as index probes that stop at the first
+        // match, never reading all of a user's events. Measures whose per-user figure is a
+        // count (reach by event group, avg_frequency, projected_events) pre-aggregate events
+        // per user, then collapse users with the same count before centring, so the window
+        // that centres the squares runs over a few rows per group, not one per user.
+        semi_join_ = (m == Measure::reach || m == Measure::reach_pct) && !event_groups_;
+        counts_ = universe_domain_ || m == Measure::avg_frequency;
+        // The design's n (users with a usable weight) without a second pass converting every
+        // weight: for reach the pass that sums the universe counts them too; for the other
+        // universe measures without filters the universe is exactly those users.
+        design_from_stats_ = semi_join_ || (universe_domain_ && !spec.universe && !spec.user_filter);
     }
 
     std::string build() const {
@@ -453,26 +466,60 @@ class SqlBuilder {
             "-- mcp_analytics weighted_query: " + std::string(measure_name(spec_.measure)) +
             ". Weigh users, not events: one row per user first, then the "
             "estimators (R survey definitions) as sums.\n";
-        sql += "WITH design AS (\n" + design() + "\n), universe AS (\n" + universe() + "\n)";
-        if (spec_.event_table) sql += ", matched AS (\n" + matched() + "\n)";
-        sql += ", units AS (\n" + units() + "\n)";
-        if (spec_.measure == Measure::quantile)
-            return sql + ", quantiles AS (\n" + quantiles() + "\n)\n" + quantile_select();
-        sql += ", stats AS (\n" + stats() + "\n)";
+        // Read twice by the reach and event-group shapes: inlined, so each reading keeps the
+        // table's statistics and may run in parallel.
+        const std::string universe_cte =
+            "universe AS " + std::string(semi_join_ || (universe_domain_ && event_groups_)
+                                             ? "NOT MATERIALIZED "
+                                             : "") +
+            "(\n" + universe() + "\n)";
+        if (semi_join_ && user_filters())
+            sql += "WITH usable AS (\n" + universe(true) + "\n), " + universe_cte;
+        else
+            sql += design_from_stats_ ? "WITH " + universe_cte
+                                  : "WITH design AS (\n" + design() + "\n), " + universe_cte;
+        if (semi_join_) {
+            sql += ", tallies AS (\n" + tallies() + "\n), stats AS (\n" + reach_stats() + "\n)";
+        } else {
+            if (spec_.event_table) sql += ", matched AS (\n" + matched() + "\n)";
+            sql += ", units AS (\n" + units() + "\n)";
+            if (spec_.measure == Measure::quantile)
+                return sql + ", quantiles AS (\n" + quantiles() + "\n)\n" + quantile_select();
+            if (counts_) sql += ", collapsed AS (\n" + collapsed() + "\n)";
+            sql += ", stats AS (\n" + stats() + "\n)";
+        }
+        if (design_from_stats_) sql += ", design AS (\n" + design() + "\n)";
         sql += ", estimates AS (\n" + estimates() + "\n), errors AS (\n" + errors() + "\n)\n";
         return sql + final_select();
     }
 
   private:
-    std::string weight_ok(const std::string& w) const {
-        return w + " > 0 AND " + w + " < 'Infinity'::float8";
+    // Positive and finite (NULL, NaN, ±Infinity, zero and negative weights are left out).
+    // Written so the planner estimates it as keeping nearly every user: the range
+    // w > 0 AND w < 'Infinity' on an expression is estimated at 0.5% of the rows, which
+    // turns the joins to events into nested loops over a "tiny" universe.
+    static std::string weight_ok(const std::string& w) {
+        return "greatest(" + w + ", 0) <> 0 AND " + w + " <> 'Infinity' AND " + w + " <> 'NaN'";
     }
 
+    // The weight as float8, converted once per user (numeric to float8 is not cheap): the
+    // sub-query is kept apart (OFFSET 0) so its output column is not expanded into every use.
+    // The name has a space, so no column of the user table can take it.
+    static constexpr const char* kWeight = "\"mcp_analytics weight\"";
+
     std::string design() const {
+        if (design_from_stats_)
+            return "    SELECT n, total - n AS excluded\n      FROM (SELECT coalesce(sum(" +
+                   std::string(semi_join_ ? "n" : "k") + "), 0) AS n FROM " +
+                   std::string(semi_join_      ? "tallies"
+                               : event_groups_ ? "collapsed WHERE part = 0"
+                                               : "stats") +
+                   ") AS universe_count,\n           (SELECT count(*) AS total FROM " +
+                   spec_.user_table + ") AS all_users";
         const std::string usable = "count(*) FILTER (WHERE " + weight_ok("w") + ")";
         return "    SELECT " + usable + " AS n,\n           count(*) - " + usable +
                " AS excluded\n      FROM (SELECT (u." + spec_.weight + ")::float8 AS w FROM " +
-               spec_.user_table + " AS u) AS all_users";
+               spec_.user_table + " AS u OFFSET 0) AS all_users";
     }
 
     std::string x_over_users() const {
@@ -481,17 +528,92 @@ class SqlBuilder {
         return "(" + spec_.metric->sql + ")::float8";
     }
 
-    std::string universe() const {
-        std::vector<std::string> columns = {"u." + spec_.user_id + " AS uid",
-                                            "(u." + spec_.weight + ")::float8 AS w"};
+    bool user_filters() const { return spec_.universe || spec_.user_filter; }
+
+    std::string user_conditions() const {
+        std::vector<std::string> conditions;
+        if (spec_.universe) conditions.push_back(spec_.universe->sql + " IS TRUE");
+        if (spec_.user_filter) conditions.push_back(spec_.user_filter->sql + " IS TRUE");
+        return join(conditions, "\n       AND ");
+    }
+
+    // The users with a usable weight; with flag_filters every one of them, flagged inside
+    // when they pass universe and user_filter (one pass gives both the design's n and the
+    // universe's sums), else only those inside.
+    std::string universe(bool flag_filters = false) const {
+        const std::string w = std::string("u.") + kWeight;
+        std::vector<std::string> columns = {"u." + spec_.user_id + " AS uid", w + " AS w"};
         for (std::size_t i = 0; i < user_keys_.size(); ++i)
             columns.push_back(user_sql_[i] + " AS " + user_keys_[i]);
         if (x_from_users_) columns.push_back(x_over_users() + " AS ux");
-        std::string where = weight_ok("(u." + spec_.weight + ")::float8");
-        if (spec_.universe) where += "\n       AND " + spec_.universe->sql + " IS TRUE";
-        if (spec_.user_filter) where += "\n       AND " + spec_.user_filter->sql + " IS TRUE";
-        return "    SELECT " + join(columns, ",\n           ") + "\n      FROM " +
-               spec_.user_table + " AS u\n     WHERE " + where;
+        std::string where = weight_ok(w);
+        if (flag_filters)
+            columns.push_back("(" + user_conditions() + ") AS inside");
+        else if (user_filters())
+            where += "\n       AND " + user_conditions();
+        return "    SELECT " + join(columns, ",\n           ") + "\n      FROM (SELECT u.*, (u." +
+               spec_.weight + ")::float8 AS " + kWeight + " FROM " + spec_.user_table +
+               " AS u OFFSET 0) AS u\n     WHERE " + where;
+    }
+
+    // Reach without event groups: the universe's sums per group, and the reached users' sums,
+    // each aggregated on its own (each may run in parallel), then side by side. A user is
+    // reached through an EXISTS semi-join (PostgreSQL picks index probes that stop at the
+    // first matching event, or a hash join); without an event_filter every user with any
+    // event is reached, and a pre-aggregated GROUP BY of the events' user ids (a parallel
+    // partial aggregate) is faster than the semi-join's serial de-duplication.
+    std::string tallies() const {
+        const std::string keys = user_keys_.empty() ? "" : join(user_keys_, ", ") + ", ";
+        const std::string by =
+            user_keys_.empty() ? "" : "\n             GROUP BY " + join(user_keys_, ", ");
+        std::string reached;
+        if (spec_.event_filter)
+            reached = "universe AS un\n             WHERE EXISTS (SELECT 1 FROM " +
+                      *spec_.event_table + " AS e WHERE e." + *spec_.event_user_id +
+                      " = un.uid\n                           AND " + spec_.event_filter->sql +
+                      ")";
+        else
+            reached = "universe AS un\n              JOIN (SELECT e." + *spec_.event_user_id +
+                      " AS uid FROM " + *spec_.event_table +
+                      " AS e GROUP BY 1) AS m ON m.uid = un.uid";
+        std::vector<std::string> columns = user_keys_;
+        columns.insert(columns.end(), {"sum(k)::bigint AS k", "sum(sw) AS sw", "sum(sv) AS sv",
+                                       "sum(k1)::bigint AS k1", "sum(sw1) AS sw1",
+                                       "sum(sv1) AS sv1", "sum(n)::bigint AS n"});
+        // n: users with a usable weight, for the design (with filters, from the same pass
+        // over the users as the universe's sums).
+        const std::string inside = user_filters() ? " FILTER (WHERE inside)" : "";
+        return "    SELECT " + join(columns, ", ") + "\n      FROM (SELECT " + keys + "count(*)" +
+               inside + " AS k, sum(w)" + inside + " AS sw, sum(w * w)" + inside +
+               " AS sv, 0 AS k1,\n                   NULL::float8 AS sw1, NULL::float8 AS sv1, "
+               "count(*) AS n\n              FROM " +
+               (user_filters() ? "usable" : "universe") + by +
+               "\n            UNION ALL\n            SELECT " + keys +
+               "0, NULL, NULL, count(*), sum(w), sum(w * w), 0\n              FROM " + reached +
+               by + ") AS sides" +
+               (user_keys_.empty() ? "" : "\n     GROUP BY " + join(user_keys_, ", "));
+    }
+
+    std::string reach_stats() const {
+        // x is 1 for reached users, 0 for the others: Σw²(x − mv)² = sv1·(1 − mv)² + sv0·mv²
+        // with sv0 = sv − sv1. When every user is reached the universe's own sums are used,
+        // so p = 1 and the SE = 0 exactly.
+        std::vector<std::string> columns = user_keys_;
+        columns.insert(columns.end(), {"k", "sw", "sv", "swx", "mv",
+                                       "sv1 * (1 - mv) * (1 - mv) + sv0 * mv * mv AS cv"});
+        std::vector<std::string> inner = user_keys_;
+        inner.insert(inner.end(),
+                     {"k", "sw", "sv", "CASE WHEN k1 = k THEN sw ELSE coalesce(sw1, 0.0) END AS swx",
+                      "CASE WHEN k1 = k THEN 1.0 ELSE coalesce(sv1, 0.0) / sv END AS mv",
+                      "CASE WHEN k1 = k THEN sv ELSE coalesce(sv1, 0.0) END AS sv1",
+                      "CASE WHEN k1 = k THEN 0.0 ELSE greatest(sv - coalesce(sv1, 0.0), 0.0) END "
+                      "AS sv0"});
+        return "    SELECT " + join(columns, ", ") + "\n      FROM (SELECT " +
+               join(inner, ",\n                   ") + "\n              FROM tallies" +
+               std::string(user_filters() && !user_keys_.empty()
+                               ? "\n             WHERE k > 0"  // groups outside the universe
+                               : "") +
+               ") AS tallied";
     }
 
     std::string matched() const {
@@ -522,21 +644,10 @@ class SqlBuilder {
                                                : "CASE WHEN m.uid IS NULL THEN 0.0 ELSE 1.0 END";
             from = "universe AS un LEFT JOIN matched AS m ON m.uid = un.uid";
         } else if (universe_domain_) {
-            // Users with events in each event group; the universe of their user group rides
-            // along (window sums), for the denominators and the non-reached users' share of S.
+            // Users with events in each event group (the universe of their user group joins
+            // in collapsed).
             x = m == Measure::projected_events ? "m.n_events" : "1.0::float8";
-            columns.push_back("un.base_u");
-            columns.push_back("un.w_u");
-            columns.push_back("un.v_u");
-            const std::string window =
-                user_keys_.empty() ? "()" : "(PARTITION BY " + join(user_keys_, ", ") + ")";
-            from =
-                "(SELECT universe.*, count(*) OVER whole AS base_u, sum(w) OVER whole AS w_u,\n"
-                "                   sum(w * w) OVER whole AS v_u\n"
-                "              FROM universe WINDOW whole AS " +
-                window +
-                ") AS un\n"
-                "      JOIN matched AS m ON m.uid = un.uid";
+            from = "universe AS un JOIN matched AS m ON m.uid = un.uid";
         } else {
             if (m == Measure::avg_frequency)
                 x = "m.n_events";
@@ -560,18 +671,65 @@ class SqlBuilder {
         return all_keys_.empty() ? "" : "\n     GROUP BY " + join(all_keys_, ", ");
     }
 
-    std::string stats() const {
+    std::string collapsed() const {
+        // Users with the same count in a group: their sums, one row.
         std::vector<std::string> columns = all_keys_;
         columns.insert(columns.end(),
-                       {"count(*) AS k", "sum(w) AS sw", "sum(w * w) AS sv", "sum(w * x) AS swx",
-                        "min(mv) AS mv", "sum(w * w * (x - mv) * (x - mv)) AS cv"});
-        if (universe_domain_ && event_groups_)
+                       {"x", "count(*) AS k", "sum(w) AS sw", "sum(w * w) AS sv"});
+        const bool universe_rows = universe_domain_ && event_groups_;
+        if (universe_rows) columns.push_back("1 AS part");
+        std::vector<std::string> by = all_keys_;
+        by.push_back("x");
+        std::string sql = "    SELECT " + join(columns, ", ") + "\n      FROM units\n     GROUP BY " +
+                          join(by, ", ");
+        if (!universe_rows) return sql;
+        // Event groups of a universe measure: part 1 are the users with events in the group;
+        // part 0 (no event group, no x) the whole universe of each user group, for the
+        // denominators and the non-reached users' share of S.
+        std::vector<std::string> whole = user_keys_;
+        for (std::size_t i = 0; i < event_keys_.size(); ++i) whole.push_back("NULL");
+        whole.insert(whole.end(), {"NULL", "count(*)", "sum(w)", "sum(w * w)", "0"});
+        return sql + "\n     UNION ALL\n    SELECT " + join(whole, ", ") + "\n      FROM universe" +
+               (user_keys_.empty() ? "" : "\n     GROUP BY " + join(user_keys_, ", "));
+    }
+
+    std::string stats() const {
+        std::vector<std::string> columns = all_keys_;
+        if (counts_)
             columns.insert(columns.end(),
-                           {"min(base_u) AS base_u", "min(w_u) AS w_u", "min(v_u) AS v_u"});
+                           {"sum(k)::bigint AS k", "sum(sw) AS sw", "sum(sv) AS sv",
+                            "sum(sw * x) AS swx", "min(mv) AS mv",
+                            "sum(sv * (x - mv) * (x - mv)) AS cv"});
+        else
+            columns.insert(columns.end(), {"count(*) AS k", "sum(w) AS sw", "sum(w * w) AS sv",
+                                           "sum(w * x) AS swx", "min(mv) AS mv",
+                                           "sum(w * w * (x - mv) * (x - mv)) AS cv"});
+        if (!counts_)
+            return "    SELECT " + join(columns, ", ") +
+                   "\n      FROM (SELECT units.*, sum(w * w * x) OVER grp / sum(w * w) OVER grp AS mv"
+                   "\n              FROM units WINDOW grp AS " +
+                   partition() + ") AS centred" + group_by_clause();
+        if (!(universe_domain_ && event_groups_))
+            return "    SELECT " + join(columns, ", ") +
+                   "\n      FROM (SELECT collapsed.*, sum(sv * x) OVER grp / sum(sv) OVER grp AS mv"
+                   "\n              FROM collapsed WINDOW grp AS " +
+                   partition() + ") AS centred" + group_by_clause();
+        // Event groups of a universe measure: the user group's universe sums (part 0) ride
+        // along to every event group of that user group.
+        columns.insert(columns.end(),
+                       {"min(base_u)::bigint AS base_u", "min(w_u) AS w_u", "min(v_u) AS v_u"});
+        std::vector<std::string> by_part = all_keys_;
+        by_part.push_back("part");
+        const std::string users =
+            user_keys_.empty() ? "()" : "(PARTITION BY " + join(user_keys_, ", ") + ")";
         return "    SELECT " + join(columns, ", ") +
-               "\n      FROM (SELECT units.*, sum(w * w * x) OVER grp / sum(w * w) OVER grp AS mv"
-               "\n              FROM units WINDOW grp AS " +
-               partition() + ") AS centred" + group_by_clause();
+               "\n      FROM (SELECT collapsed.*, sum(sv * x) OVER grp / sum(sv) OVER grp AS mv,"
+               "\n                   sum(k) FILTER (WHERE part = 0) OVER users AS base_u,"
+               "\n                   sum(sw) FILTER (WHERE part = 0) OVER users AS w_u,"
+               "\n                   sum(sv) FILTER (WHERE part = 0) OVER users AS v_u"
+               "\n              FROM collapsed WINDOW grp AS (PARTITION BY " +
+               join(by_part, ", ") + "), users AS " + users +
+               ") AS centred\n     WHERE part = 1" + group_by_clause();
     }
 
     std::string estimates() const {
@@ -696,6 +854,7 @@ class SqlBuilder {
     std::vector<std::string> user_keys_, event_keys_, all_keys_, user_sql_, event_sql_;
     bool universe_domain_ = false, event_groups_ = false;
     bool x_from_events_ = false, x_from_users_ = false;
+    bool semi_join_ = false, counts_ = false, design_from_stats_ = false;
 };
 
 }  // namespace
