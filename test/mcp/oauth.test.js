@@ -7,48 +7,20 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { chromium } = require('playwright-core');
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
 const { StdioClientTransport } = require('@modelcontextprotocol/sdk/client/stdio.js');
 const { auth, UnauthorizedError } = require('@modelcontextprotocol/sdk/client/auth.js');
 const { env, psql, startBridge, waitFor } = require('./harness.js');
+const { freePort, MemoryProvider, launchChromium } = require('./oauth_support.js');
 
 const CALLBACK = 'http://127.0.0.1:7/oauth/callback';  // never listened on: the browser's visit is intercepted
 const LOGIN = 'oauth.tester@example.com';
 const PASSWORD = 'tester password 1';
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
-// What an MCP host keeps for one server: registration, PKCE verifier, tokens.
-class MemoryProvider {
-  constructor() { this.saved = {}; this.authorizationUrl = null; }
-  get redirectUrl() { return CALLBACK; }
-  get clientMetadata() {
-    return { client_name: 'SDK OAuth test', redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'refresh_token'],
-             response_types: ['code'], token_endpoint_auth_method: 'none' };
-  }
-  state() { return 'state-' + Math.random().toString(36).slice(2); }
-  clientInformation() { return this.saved.client; }
-  saveClientInformation(info) { this.saved.client = info; }
-  tokens() { return this.saved.tokens; }
-  saveTokens(tokens) { this.saved.tokens = tokens; }
-  redirectToAuthorization(url) { this.authorizationUrl = url; }
-  saveCodeVerifier(verifier) { this.saved.verifier = verifier; }
-  codeVerifier() { return this.saved.verifier; }
-}
 
 let bridge;
 let other;
@@ -69,13 +41,7 @@ before(async () => {
   otherDataset = Number(psql(`SELECT mcp.register_dataset('oauth_hidden_panel', :'conn')`, { conn: process.env.MCP_DEMO_CONNINFO }));
   psql(`SELECT mcp.set_dataset_status(:'id'::integer, s) FROM unnest(ARRAY['profiling', 'metadata_pending', 'approved']) s`,
        { id: otherDataset });
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-oauth-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.MCP_TEST_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
-  });
+  ({ browser, profile } = await launchChromium('mcp-oauth-chromium-'));
 });
 
 after(async () => {
@@ -122,7 +88,7 @@ async function connect(provider) {
 }
 
 test('the SDK signs a person in (discovery, registration, PKCE, consent, token) and calls tools as them', async () => {
-  const provider = new MemoryProvider();
+  const provider = new MemoryProvider('SDK OAuth test', CALLBACK);
   await assert.rejects(connect(provider), UnauthorizedError, 'the first connection asks for sign-in');
   assert.ok(provider.saved.client?.client_id?.startsWith('mcpc_'), 'the client registered itself (RFC 7591)');
   const authorizationUrl = provider.authorizationUrl;
@@ -197,7 +163,7 @@ test('the SDK signs a person in (discovery, registration, PKCE, consent, token) 
 });
 
 test('refusals: another resource, a replayed code, revocation, a disabled person', async () => {
-  const provider = new MemoryProvider();
+  const provider = new MemoryProvider('SDK OAuth test', CALLBACK);
   await assert.rejects(connect(provider), UnauthorizedError);
   const landed = await signInAndConsent(provider.authorizationUrl);
   const code = landed.searchParams.get('code');
@@ -273,7 +239,7 @@ test('refusals: another resource, a replayed code, revocation, a disabled person
 });
 
 test('a read-only connection asking for a query gets 403 insufficient_scope, and the SDK steps up', async () => {
-  const provider = new MemoryProvider();
+  const provider = new MemoryProvider('SDK OAuth test', CALLBACK);
   await assert.rejects(connect(provider), UnauthorizedError);
   const readOnly = new URL(provider.authorizationUrl);
   readOnly.searchParams.set('scope', 'datasets:read');

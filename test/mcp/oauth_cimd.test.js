@@ -11,30 +11,19 @@ const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const https = require('node:https');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { chromium } = require('playwright-core');
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
 const { UnauthorizedError } = require('@modelcontextprotocol/sdk/client/auth.js');
 const { env, psql, startBridge, waitFor } = require('./harness.js');
+const { freePort, MemoryProvider, launchChromium } = require('./oauth_support.js');
 
 const CALLBACK = 'http://127.0.0.1:7/oauth/callback';  // never listened on: the browser's visit is intercepted
 const LOGIN = 'cimd.tester@example.com';
 const PASSWORD = 'cimd tester password';
 const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // A CA and a certificate for 127.0.0.1 it signed, readable by the database server's user.
 function makeCertificates(dir) {
@@ -110,13 +99,7 @@ before(async () => {
         SELECT mcp.create_user(:'login', 'CIMD Tester', 'reader', :'password');
         SELECT mcp.grant_dataset(:'ds'::integer, to_user => :'login');`,
        { login: LOGIN, password: PASSWORD, ds: env.datasetId, ca: tls.ca });
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-cimd-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.MCP_TEST_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
-  });
+  ({ browser, profile } = await launchChromium('mcp-cimd-chromium-'));
 });
 
 after(async () => {
@@ -131,24 +114,6 @@ after(async () => {
   if (certDir) fs.rmSync(certDir, { recursive: true, force: true });
 });
 
-// What an MCP host keeps for one server, identifying itself by its metadata document URL.
-class MetadataUrlProvider {
-  constructor(url) { this.url = url; this.saved = {}; this.authorizationUrl = null; }
-  get clientMetadataUrl() { return this.url; }
-  get redirectUrl() { return CALLBACK; }
-  get clientMetadata() {
-    return { client_name: 'CIMD test client', redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'refresh_token'],
-             response_types: ['code'], token_endpoint_auth_method: 'none' };
-  }
-  state() { return 'state-' + Math.random().toString(36).slice(2); }
-  clientInformation() { return this.saved.client; }
-  saveClientInformation(info) { this.saved.client = info; }
-  tokens() { return this.saved.tokens; }
-  saveTokens(tokens) { this.saved.tokens = tokens; }
-  redirectToAuthorization(url) { this.authorizationUrl = url; }
-  saveCodeVerifier(verifier) { this.saved.verifier = verifier; }
-  codeVerifier() { return this.saved.verifier; }
-}
 
 async function signInAndConsent(authorizationUrl, inspect) {
   const page = await browser.newPage();
@@ -205,7 +170,7 @@ test('the authorization server advertises client metadata documents, and refuses
 
 test('the SDK signs in with its metadata document URL as client_id and calls tools as the person', async () => {
   const url = base + '/good.json';
-  const provider = new MetadataUrlProvider(url);
+  const provider = new MemoryProvider('CIMD test client', CALLBACK, url);
   await assert.rejects(connect(provider), UnauthorizedError, 'the first connection asks for sign-in');
   assert.equal(provider.saved.client.client_id, url, 'the SDK uses the URL as client_id, without registering');
   assert.equal(provider.authorizationUrl.searchParams.get('client_id'), url);

@@ -8,44 +8,17 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const net = require('node:net');
-const os = require('node:os');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
-const { chromium } = require('playwright-core');
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
 const { UnauthorizedError } = require('@modelcontextprotocol/sdk/client/auth.js');
 const { env, psql, startBridge, waitFor } = require('./harness.js');
+const { freePort, MemoryProvider, launchChromium } = require('./oauth_support.js');
 
 const CALLBACK = 'http://127.0.0.1:7/oauth/callback';
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
-class MemoryProvider {
-  constructor() { this.saved = {}; this.authorizationUrl = null; }
-  get redirectUrl() { return CALLBACK; }
-  get clientMetadata() {
-    return { client_name: 'OIDC test client', redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'refresh_token'],
-             response_types: ['code'], token_endpoint_auth_method: 'none' };
-  }
-  clientInformation() { return this.saved.client; }
-  saveClientInformation(info) { this.saved.client = info; }
-  tokens() { return this.saved.tokens; }
-  saveTokens(tokens) { this.saved.tokens = tokens; }
-  redirectToAuthorization(url) { this.authorizationUrl = url; }
-  saveCodeVerifier(verifier) { this.saved.verifier = verifier; }
-  codeVerifier() { return this.saved.verifier; }
-}
 
 let bridge;
 let idp;
@@ -78,13 +51,7 @@ before(async () => {
         SELECT mcp.set_oidc_client_secret('idp-client-secret');
         INSERT INTO mcp.user_groups (name) VALUES ('idp-analysts');
         SELECT mcp.grant_dataset(:'ds'::integer, to_group => 'idp-analysts');`, { issuer, ds: env.datasetId });
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-oidc-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.MCP_TEST_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
-  });
+  ({ browser, profile } = await launchChromium('mcp-oidc-chromium-'));
 });
 
 after(async () => {
@@ -118,7 +85,7 @@ async function upstreamSignIn(authorizationUrl, login) {
 }
 
 test('a person signs in through the upstream provider and gets what their upstream group was granted', async () => {
-  const provider = new MemoryProvider();
+  const provider = new MemoryProvider('OIDC test client', CALLBACK);
   const connect = async () => {
     const transport = new StreamableHTTPClientTransport(new URL(bridge.url + '/mcp'), { authProvider: provider });
     const client = new Client({ name: 'oidc-test', version: '1.0.0' });
@@ -150,7 +117,7 @@ test('a person signs in through the upstream provider and gets what their upstre
 });
 
 test('a domain that is not allowed is refused, with a row in mcp.auth_events', async () => {
-  const provider = new MemoryProvider();
+  const provider = new MemoryProvider('OIDC test client', CALLBACK);
   const transport = new StreamableHTTPClientTransport(new URL(bridge.url + '/mcp'), { authProvider: provider });
   await assert.rejects(new Client({ name: 'oidc-test', version: '1.0.0' }).connect(transport), UnauthorizedError);
   const page = await upstreamSignIn(provider.authorizationUrl, 'eve@elsewhere.test');
