@@ -171,28 +171,50 @@ std::string sqlstate_text(int sqlstate) {
     return state;
 }
 
+// A call refused before it reaches the dataset (no such or ungranted dataset, not live, no
+// role for the caller, a bad spec, the guard) is logged like a failed query: the log shows
+// every call. Its text is the spec, as no statement was compiled.
+void log_refusal(int dataset_id, FunctionCallInfo fcinfo, const PgError& error,
+                 const std::string& context) {
+    query_log::Entry entry;
+    entry.query_text = PG_ARGISNULL(1) ? std::string("(no spec)") : spec_argument(fcinfo, 1);
+    entry.query_type = "weighted";
+    entry.datasets_used = {dataset_id};
+    entry.response_format = "json";
+    entry.success = false;
+    entry.error_message = error.what();
+    entry.error_sqlstate = sqlstate_text(error.sqlstate());
+    query_log::write_autonomously(query_log::to_json(entry, context));
+}
+
 Datum weighted_query(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(0))
         throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "weighted_query: dataset_id is NULL", {},
                       "List the datasets with the list_datasets tool or mcp.datasets().");
     const int dataset_id = PG_GETARG_INT32(0);
+    const std::string context = query_log::request_context("weighted_query");
     executor::Job job;
-    job.dataset = load_dataset(dataset_id);
-    if (!job.dataset.is_live())
-        throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                      "dataset " + std::to_string(dataset_id) + " (\"" + job.dataset.name +
-                          "\") is " + job.dataset.status + ", not approved or active",
-                      {}, "Only approved datasets can be queried; list them with list_datasets.");
-    dataset_role::require_allowed(job.dataset);
-    DesignDefaults defaults;
-    defaults.user_table = job.dataset.user_table;
-    defaults.user_id_column = job.dataset.user_id_column;
-    defaults.weight_column = job.dataset.weight_column;
-    const std::string spec = with_default_event_table(
-        spec_argument(fcinfo, 1), profiled_event_table(dataset_id, job.dataset));
-    CompiledQuery query =
-        compile_weighted_query(spec, defaults, load_mappings(), weighting_min_base());
-    guard::check_query(query.sql);  // ours, but it runs where client queries run
+    CompiledQuery query;
+    try {
+        job.dataset = load_dataset(dataset_id);
+        if (!job.dataset.is_live())
+            throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                          "dataset " + std::to_string(dataset_id) + " (\"" + job.dataset.name +
+                              "\") is " + job.dataset.status + ", not approved or active",
+                          {}, "Only approved datasets can be queried; list them with list_datasets.");
+        dataset_role::require_allowed(job.dataset);
+        DesignDefaults defaults;
+        defaults.user_table = job.dataset.user_table;
+        defaults.user_id_column = job.dataset.user_id_column;
+        defaults.weight_column = job.dataset.weight_column;
+        const std::string spec = with_default_event_table(
+            spec_argument(fcinfo, 1), profiled_event_table(dataset_id, job.dataset));
+        query = compile_weighted_query(spec, defaults, load_mappings(), weighting_min_base());
+        guard::check_query(query.sql);  // ours, but it runs where client queries run
+    } catch (const PgError& error) {
+        log_refusal(dataset_id, fcinfo, error, context);
+        throw;
+    }
     job.sql = query.sql;
     job.row_limit = executor_settings::max_rows;
 
@@ -205,7 +227,6 @@ Datum weighted_query(FunctionCallInfo fcinfo) {
     entry.datasets_used = {dataset_id};
     entry.execution_time_ms = job.elapsed_ms;
     entry.response_format = "json";
-    const std::string context = query_log::request_context("weighted_query");
     if (!job.ok) {
         dataset_role::explain(job.dataset, job.failure);
         entry.success = false;

@@ -3,7 +3,7 @@
 -- dataset looks missing), and the whole OAuth flow with its refusals.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(163);
+SELECT plan(164);
 SET LOCAL client_min_messages = warning;
 -- Cheap hashes for the test; the shipped cost is 15.
 SELECT mcp.set_setting('auth.password_cost', '10') IS NOT NULL AS cheap \gset
@@ -92,6 +92,11 @@ SELECT throws_ok(format('SELECT mcp.context(2, %s)', :ds2), 'P0002', 'dataset ' 
 SELECT throws_ok(format($$SELECT mcp.read_resource('mcp-analytics://datasets/%s/overview')$$, :ds2), '42704', NULL, 'resources/read too');
 SELECT throws_ok(format($$SELECT mcp.execute_query(%s, 'SELECT 1 AS one')$$, :ds2), 'P0002', 'dataset ' || :ds2 || ' does not exist', 'execute_query refuses it as missing');
 SELECT throws_ok(format($$SELECT mcp.weighted_query(%s, '{"measures": [{"kind": "reach"}]}')$$, :ds2), 'P0002', NULL, 'so does weighted_query');
+-- (logged by a session of its own, which cannot see this test's uncommitted people: the
+-- caller's key row id is what it records)
+SELECT results_eq(format($$SELECT error_sqlstate, api_key_id, query_text LIKE '%%measures%%' FROM mcp.query_logs
+                           WHERE query_type = 'weighted' AND %s = ANY (datasets_used) AND NOT success$$, :ds2),
+                  format($$VALUES ('P0002', %s, true)$$, :alice_key), 'and the refusal is logged, naming the caller and the spec');
 SELECT is((mcp.call_tool('describe_dataset', jsonb_build_object('dataset_id', :ds2)) ->> 'isError')::boolean, true, 'describe_dataset answers an error');
 SELECT is((mcp.call_tool('execute_query', jsonb_build_object('dataset_id', :ds, 'sql', 'SELECT count(*) AS n FROM panelists')) ->> 'isError')::boolean,
           false, 'a granted dataset is queried');
