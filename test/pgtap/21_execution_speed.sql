@@ -1,10 +1,10 @@
 -- Issue 12, speed without trading correctness: the pipelined transaction still applies the
--- statement timeout, the read-only transaction, ISO dates and the cursor's row cap; errors
+-- statement timeout, the read-only transaction, ISO dates and the row cap; errors
 -- in the middle of the pipeline leave nothing behind; every call is logged, with the client
 -- family computed by the inlined mcp.client_tool; mcp.execution_phases reports the phases.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(27);
+SELECT plan(34);
 
 SELECT mcp.register_dataset('speed_demo', :'demo_conninfo') AS id \gset
 SELECT count(mcp.set_dataset_status(:id, s)) AS moved FROM unnest(ARRAY['profiling', 'metadata_pending', 'approved']) AS s \gset
@@ -23,9 +23,18 @@ RESET mcp_analytics.statement_timeout;
 SELECT is(mcp.execute_query(:id, $$SELECT 0.1::float8 AS f$$, 10, 'csv') ->> 'text', E'f\n0.1',
           'and floats as PostgreSQL writes them');
 SELECT is((mcp.execute_query(:id, 'SELECT g FROM generate_series(1, 50) g GROUP BY g', 7) ->> 'row_count')::int, 7,
-          'the FETCH stops at max_rows');
+          'the row cap stops at max_rows');
 SELECT is((mcp.execute_query(:id, 'SELECT g FROM generate_series(1, 50) g GROUP BY g', 7) ->> 'truncated')::boolean, true,
           'and knows there were more');
+-- The statement is nested under a LIMIT (no cursor), whatever ends its text.
+SELECT is(mcp.execute_query(:id, 'SELECT 1 AS one;', 10, 'csv') ->> 'text', E'one\n1', 'a trailing semicolon is fine');
+SELECT is(mcp.execute_query(:id, E'SELECT 2 AS two ; -- done\n  ', 10, 'csv') ->> 'text', E'two\n2', 'and a comment after it');
+SELECT is(mcp.execute_query(:id, 'SELECT 3 AS three -- note', 10, 'csv') ->> 'text', E'three\n3', 'and a trailing comment');
+SELECT is(mcp.execute_query(:id, 'SELECT g, g AS g FROM generate_series(3, 1, -1) g ORDER BY g DESC', 2, 'csv') ->> 'text',
+          E'g,g\n3,3\n2,2', 'repeated column names and the order are kept under the cap');
+SELECT is(mcp.execute_query(:id, 'VALUES (1), (2)', 10, 'csv') ->> 'text', E'column1\n1\n2', 'VALUES runs');
+SELECT is(mcp.execute_query(:id, 'WITH w AS (SELECT 5 AS five) SELECT five FROM w', 10, 'csv') ->> 'text', E'five\n5', 'and WITH');
+SELECT is(mcp.execute_query(:id, $$SELECT 'x' AS lit$$, 10, 'csv') ->> 'text', E'lit\nx', 'an untyped literal reads as text');
 
 -- A failure inside the pipeline fails the call with the remote SQLSTATE, and the next call
 -- on the same dataset works (the failed connection is not reused half-way).
@@ -46,8 +55,8 @@ SELECT is((mcp.execute_multi_query(
           2, 'and only the failing query fails');
 
 -- Every call is logged, failures included, with the client family.
-SELECT is((SELECT count(*) FROM mcp.query_logs WHERE datasets_used = ARRAY[:id]), 14::bigint,
-          'every call has its log row (11 single calls, 3 in the batch)');
+SELECT is((SELECT count(*) FROM mcp.query_logs WHERE datasets_used = ARRAY[:id]), 21::bigint,
+          'every call has its log row (18 single calls, 3 in the batch)');
 SELECT is((SELECT count(*) FROM mcp.query_logs WHERE datasets_used = ARRAY[:id] AND NOT success), 4::bigint,
           'failed ones included');
 SELECT is(mcp.client_tool('Claude Desktop', NULL), 'claude', 'client_tool: claude by name');
@@ -58,7 +67,7 @@ SELECT is((SELECT proconfig FROM pg_proc WHERE oid = 'mcp.client_tool(text,text)
           'client_tool has no SET clause, so it can be inlined');
 
 -- The phases of those calls.
-SELECT is((mcp.execution_phases() -> 'total' ->> 'calls')::int, 11, 'execution_phases counts each execute_query call');
+SELECT is((mcp.execution_phases() -> 'total' ->> 'calls')::int, 18, 'execution_phases counts each execute_query call');
 SELECT ok((mcp.execution_phases() -> 'remote_pipeline' ->> 'calls')::int >= 6, 'and each pipeline that completed');
 SELECT is((mcp.execution_phases(true) -> 'guard' ->> 'calls')::int > 0, true, 'reset returns the figures');
 SELECT is((mcp.execution_phases() -> 'total' ->> 'calls')::int, 0, 'and zeroes them');
