@@ -24,10 +24,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-const char* const kRows = "mcp_rows";
+const char* const kCursor = "mcp_rows";
 
-// Where a task is: connecting, then one pipeline (BEGIN READ ONLY, SET LOCALs, the query
-// under a LIMIT, COMMIT, Sync) sent at once and read back: one network round trip per query.
+// Where a task is: connecting, then one pipeline (BEGIN READ ONLY, SET LOCALs, DECLARE,
+// FETCH, COMMIT, Sync) sent at once and read back: one network round trip per query.
 enum class Phase { Waiting, Connecting, Sending, Reading, Done };
 
 struct Task {
@@ -128,7 +128,7 @@ bool queue(PGconn* conn, const std::string& sql) {
 
 // The whole transaction in one pipeline: libpq writes it in one go and the server answers
 // it in one go. ISO dates and exact floats make results the same whatever the dataset's
-// defaults. A failing statement makes the server skip the rest up
+// defaults; COMMIT closes the cursor. A failing statement makes the server skip the rest up
 // to the Sync, and the failed connection is dropped (fail), so nothing is left open.
 void send_pipeline(Task& task) {
     task.step_started = Clock::now();
@@ -143,12 +143,9 @@ void send_pipeline(Task& task) {
         queue(conn, "SET LOCAL statement_timeout = " +
                         std::to_string(executor_settings::statement_timeout_ms)) &&
         queue(conn, "SET LOCAL DateStyle = ISO") && queue(conn, "SET LOCAL extra_float_digits = 1") &&
-        // At most row_limit + 1 rows (the last one says there are more) by a LIMIT around the
-        // statement rather than a cursor: one statement instead of DECLARE and FETCH, a plan
-        // that knows the limit, and parallel workers where the planner wants them (a
-        // cursor's query never gets any). The newline ends a trailing "--" comment.
-        queue(conn, std::string("SELECT * FROM (\n") + task.job->sql + "\n) AS " + kRows + " LIMIT " +
-                        std::to_string(task.job->row_limit + 1)) &&
+        // The newline ends a trailing "--" comment.
+        queue(conn, std::string("DECLARE ") + kCursor + " NO SCROLL CURSOR FOR " + task.job->sql + "\n") &&
+        queue(conn, "FETCH FORWARD " + std::to_string(task.job->row_limit + 1) + " FROM " + kCursor) &&
         queue(conn, "COMMIT") && PQpipelineSync(conn) == 1;
     task.deadline = Clock::now() +
                     std::chrono::milliseconds(executor_settings::statement_timeout_ms + 2000);
@@ -293,7 +290,7 @@ void read_results(Task& task) {
                 }
                 if (!task.remote_failure) task.remote_failure = remote_error(raw, task.job->dataset.name);
                 break;
-            case PGRES_TUPLES_OK:  // only the query returns rows
+            case PGRES_TUPLES_OK:  // only the FETCH returns rows
                 collect_rows(task, raw);
                 break;
             default:  // COMMAND_OK, and PIPELINE_ABORTED after a failure

@@ -13,7 +13,7 @@ use IO::Socket::INET;
 use JSON::PP;
 use POSIX ':sys_wait_h';
 use Time::HiRes qw(time sleep);
-use TestDb qw(connect_db demo_conninfo_with);
+use TestDb qw(connect_db);
 
 my $json = JSON::PP->new->canonical;
 my $dbh = connect_db('mcp_tap');
@@ -250,25 +250,5 @@ is_deeply($rows->[0][5], { a => [1, 2.5], b => 'x|y' }, 'JSON: jsonb is embedded
 is($rows->[0][6], $expected->[0][6], 'JSON: unicode text with pipes, quotes and newlines is exact');
 is($rows->[2][1], undef, 'JSON: NULL is null');
 
-# --- parallel plans: a query is not run through a cursor, whose plan never gets workers --
-$watcher->do(q{CREATE ROLE mcp_parallel_reader LOGIN PASSWORD 'parallel-reader-pw'});
-$watcher->do(q{GRANT SELECT ON ALL TABLES IN SCHEMA public TO mcp_parallel_reader});
-$watcher->do("ALTER ROLE mcp_parallel_reader SET $_ = 0") for qw(parallel_setup_cost parallel_tuple_cost min_parallel_table_scan_size);
-my $parallel_id = register_live('parallel_panel', demo_conninfo_with('mcp_parallel_reader', 'parallel-reader-pw'));
-$dbh->do('SET mcp_analytics.cache_ttl = 0');
-my $big_query = $dbh->prepare('SELECT mcp.execute_query($1, $2)::text', { pg_async => PG_ASYNC });
-$big_query->execute($parallel_id, 'SELECT count(*) AS n FROM events e CROSS JOIN generate_series(1, 600) g');
-my $workers = 0;
-while (!$dbh->pg_ready) {
-    ($workers) = $watcher->selectrow_array(
-        q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'parallel worker' AND datname = 'mcp_demo'});
-    last if $workers > 0;
-    sleep 0.02;
-}
-my ($parallel_answer) = do { $dbh->pg_result; $big_query->fetchrow_array };
-ok($parallel_answer && $json->decode($parallel_answer)->{row_count} == 1, 'a big query answers through the executor')
-    or diag $dbh->errstr;
-cmp_ok($workers, '>', 0, 'with parallel workers on the dataset\'s server, where its planner wants them');
-$dbh->do('RESET mcp_analytics.cache_ttl');
 
 done_testing();

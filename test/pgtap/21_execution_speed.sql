@@ -26,7 +26,7 @@ SELECT is((mcp.execute_query(:id, 'SELECT g FROM generate_series(1, 50) g GROUP 
           'the row cap stops at max_rows');
 SELECT is((mcp.execute_query(:id, 'SELECT g FROM generate_series(1, 50) g GROUP BY g', 7) ->> 'truncated')::boolean, true,
           'and knows there were more');
--- The statement is nested under a LIMIT (no cursor), whatever ends its text.
+-- The statement runs whatever ends its text.
 SELECT is(mcp.execute_query(:id, 'SELECT 1 AS one;', 10, 'csv') ->> 'text', E'one\n1', 'a trailing semicolon is fine');
 SELECT is(mcp.execute_query(:id, E'SELECT 2 AS two ; -- done\n  ', 10, 'csv') ->> 'text', E'two\n2', 'and a comment after it');
 SELECT is(mcp.execute_query(:id, 'SELECT 3 AS three -- note', 10, 'csv') ->> 'text', E'three\n3', 'and a trailing comment');
