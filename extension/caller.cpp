@@ -2,6 +2,8 @@
 // bridge sets it on its connection), else from mcp.request_context's api_key_id (mcp.call_tool
 // sets it), else NULL for a direct SQL call. Every access check asks, several times per tool
 // call; as PL/pgSQL with its own search_path it cost a GUC save and restore each time.
+#include "caller.hpp"
+
 #include "pg_guard.hpp"
 
 extern "C" {
@@ -55,9 +57,14 @@ std::optional<std::string> api_key_id_of(const std::string& context) {
 
 }  // namespace
 
+std::optional<int> connection_key_id() {
+    auto caller = setting("mcp.caller");
+    if (!caller || !is_key_id(*caller) || *caller == "0") return std::nullopt;
+    return std::atoi(caller->c_str());
+}
+
 Datum caller_api_key(FunctionCallInfo fcinfo) {
-    if (auto caller = setting("mcp.caller"); caller && is_key_id(*caller) && *caller != "0")
-        return Int32GetDatum(std::atoi(caller->c_str()));
+    if (auto key = connection_key_id()) return Int32GetDatum(*key);
     if (auto context = setting("mcp.request_context"); context && !context->empty()) {
         if (auto id = api_key_id_of(*context); id && is_key_id(*id)) return Int32GetDatum(std::atoi(id->c_str()));
     }

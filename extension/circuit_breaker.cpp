@@ -2,6 +2,7 @@
 
 #include "pg_guard.hpp"
 #include "pg_values.hpp"
+#include "utf8_text.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -83,10 +84,7 @@ Slot* find_or_take(int dataset_id) {
 
 // Cuts at a character boundary so the stored message stays valid UTF-8.
 void copy_message(char* target, const std::string& message) {
-    size_t length = std::min(message.size(), kErrorBytes - 1);
-    while (length > 0 && length < message.size() &&
-           (static_cast<unsigned char>(message[length]) & 0xC0) == 0x80)
-        --length;
+    const size_t length = utf8_cut(message.data(), message.size(), kErrorBytes - 1);
     std::memcpy(target, message.data(), length);
     target[length] = '\0';
 }

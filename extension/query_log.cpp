@@ -1,8 +1,10 @@
 #include "query_log.hpp"
 
+#include "caller.hpp"
 #include "dynamic_worker.hpp"
 #include "pg_guard.hpp"
 #include "spi.hpp"
+#include "utf8_text.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -95,22 +97,13 @@ const char* insert_statement() {
     return updated ? kInsert : kInsertBeforeUpdate;
 }
 
-// The caller the bridge set on its connection (setting mcp.caller, see mcp._caller_api_key):
-// written into the entry, because a log row written autonomously is written by another
-// session, which does not see this one's settings.
-int caller_from_setting() {
-    const char* caller = pg_call([] { return GetConfigOption("mcp.caller", true, false); });
-    if (caller == nullptr || caller[0] == '\0' || std::strlen(caller) > 9) return 0;
-    for (const char* c = caller; *c; ++c)
-        if (*c < '0' || *c > '9') return 0;
-    return std::atoi(caller);
-}
+// The caller the bridge set on its connection: written into the entry, because a log row
+// written autonomously is written by another session, which does not see this one's settings.
+int caller_from_setting() { return caller::connection_key_id().value_or(0); }
 
 // At most `limit` bytes of UTF-8 text, never cut inside a character.
 std::string utf8_prefix(const char* text, size_t length, size_t limit) {
-    if (length <= limit) return std::string(text, length);
-    while (limit > 0 && (static_cast<unsigned char>(text[limit]) & 0xC0) == 0x80) --limit;
-    return std::string(text, limit);
+    return std::string(text, utf8_cut(text, length, limit));
 }
 
 // mcp.client_tool of a client's name and user agent, asked once per backend and pair: the
