@@ -212,10 +212,7 @@ Prepared prepare(const Request& request, Outcome& outcome) {
         dataset_role::require_allowed(prepared.job.dataset);
         phase_timings::Scope timing(phase_timings::guard);
         prepared.shape = guard::check_query(request.sql);
-        // The statement without a trailing semicolon: the executor nests it in a SELECT.
-        prepared.plan = house_rules::plan(prepared.job.dataset,
-                                          request.sql.substr(0, prepared.shape.statement_end),
-                                          request.max_rows);
+        prepared.plan = house_rules::plan(prepared.job.dataset, request.sql, request.max_rows);
     } catch (const house_rules::Refusal& error) {
         outcome.house_rule = house_rules::kRawRows;
         outcome.failure = Failure{error.sqlstate(), error.what(), error.detail(), error.hint()};

@@ -374,8 +374,7 @@ QueryShape check_query(const std::string& sql) {
                       {},
                       "Send each SELECT on its own, or several at once with "
                       "execute_multi_query.");
-    const RawStmt* raw = static_cast<RawStmt*>(linitial(statements));
-    Node* statement = raw->stmt;
+    Node* statement = static_cast<RawStmt*>(linitial(statements))->stmt;
     if (!IsA(statement, SelectStmt)) {
         const char* tag = pg_call([&] { return GetCommandTagName(CreateCommandTag(statement)); });
         throw PgError(ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -387,9 +386,6 @@ QueryShape check_query(const std::string& sql) {
     state.column_names = &shape.column_names;
     walk(statement, state);
     shape.aggregating = select_aggregates(reinterpret_cast<SelectStmt*>(statement), {});
-    // stmt_len 0: the statement runs to the end of the text.
-    shape.statement_end = raw->stmt_len > 0 ? static_cast<size_t>(std::max(0, raw->stmt_location) + raw->stmt_len)
-                                            : sql.size();
     return shape;
 }
 

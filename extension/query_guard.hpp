@@ -13,9 +13,6 @@ struct QueryShape {
     bool aggregating = false;
     // Lower-cased names of every column reference (last name part), for the weight check.
     std::set<std::string> column_names;
-    // Bytes of the text that hold the statement (a trailing semicolon and what follows it
-    // left out), so that it can be nested in another statement.
-    size_t statement_end = 0;
 };
 
 // Accepts one SELECT / VALUES / TABLE / WITH ... SELECT / set operation that only reads.
