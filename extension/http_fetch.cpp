@@ -21,8 +21,21 @@ struct Transfer {
     Answer* answer = nullptr;
     bool too_large = false;
     bool refused_address = false;
+    bool failed = false;  // a callback could not do its work (out of memory): the transfer is void
     std::string refused;  // the address refused, for the detail
 };
+
+// libcurl calls these from C: no C++ exception may cross its frames, so each one ends here
+// and aborts the transfer (returning `on_failure`).
+template <typename Result, typename Body>
+Result within_callback(Transfer* transfer, Result on_failure, Body body) noexcept {
+    try {
+        return body();
+    } catch (...) {
+        transfer->failed = true;
+        return on_failure;
+    }
+}
 
 bool non_public_v4(uint32_t host_order) {
     const uint32_t a = host_order >> 24, b = (host_order >> 16) & 0xff, c = (host_order >> 8) & 0xff;
@@ -60,42 +73,48 @@ bool non_public(const sockaddr* address, std::string& text) {
 // cannot be raced by a second lookup.
 extern "C" curl_socket_t open_socket(void* user, curlsocktype, curl_sockaddr* address) {
     auto* transfer = static_cast<Transfer*>(user);
-    if (transfer->limits->public_addresses_only && non_public(&address->addr, transfer->refused)) {
-        transfer->refused_address = true;
-        return CURL_SOCKET_BAD;
-    }
-    return socket(address->family, address->socktype, address->protocol);
+    return within_callback(transfer, CURL_SOCKET_BAD, [&]() -> curl_socket_t {
+        if (transfer->limits->public_addresses_only && non_public(&address->addr, transfer->refused)) {
+            transfer->refused_address = true;
+            return CURL_SOCKET_BAD;
+        }
+        return socket(address->family, address->socktype, address->protocol);
+    });
 }
 
 extern "C" size_t collect(char* data, size_t size, size_t count, void* user) {
     auto* transfer = static_cast<Transfer*>(user);
-    const size_t bytes = size * count;
-    if (transfer->answer->body.size() + bytes > transfer->limits->max_bytes) {
-        transfer->too_large = true;
-        return 0;  // aborts the transfer
-    }
-    transfer->answer->body.append(data, bytes);
-    return bytes;
+    return within_callback(transfer, size_t{0}, [&] {
+        const size_t bytes = size * count;
+        if (transfer->answer->body.size() + bytes > transfer->limits->max_bytes) {
+            transfer->too_large = true;
+            return size_t{0};  // aborts the transfer
+        }
+        transfer->answer->body.append(data, bytes);
+        return bytes;
+    });
 }
 
 extern "C" size_t header_line(char* data, size_t size, size_t count, void* user) {
     auto* transfer = static_cast<Transfer*>(user);
-    const size_t bytes = size * count;
-    std::string line(data, bytes);
-    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
-    const size_t colon = line.find(':');
-    if (colon == std::string::npos || line.size() > 2000) return bytes;
-    std::string name = line.substr(0, colon);
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    std::string value = line.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(" \t"));
-    if (name == "content-type") {
-        std::transform(value.begin(), value.end(), value.begin(), [](unsigned char c) { return std::tolower(c); });
-        transfer->answer->content_type = value;
-    } else if (name == "cache-control") {
-        transfer->answer->cache_control = value;
-    }
-    return bytes;
+    return within_callback(transfer, size_t{0}, [&] {
+        const size_t bytes = size * count;
+        std::string line(data, bytes);
+        while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+        const size_t colon = line.find(':');
+        if (colon == std::string::npos || line.size() > 2000) return bytes;
+        std::string name = line.substr(0, colon);
+        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::string value = line.substr(colon + 1);
+        value.erase(0, value.find_first_not_of(" \t"));
+        if (name == "content-type") {
+            std::transform(value.begin(), value.end(), value.begin(), [](unsigned char c) { return std::tolower(c); });
+            transfer->answer->content_type = value;
+        } else if (name == "cache-control") {
+            transfer->answer->cache_control = value;
+        }
+        return bytes;
+    });
 }
 
 }  // namespace
@@ -138,7 +157,9 @@ Outcome request(const std::string& url, const Limits& limits, const std::optiona
     }
     const CURLcode code = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &outcome.answer.status);
-    if (transfer.refused_address) {
+    if (transfer.failed) {
+        throw PgError(ERRCODE_OUT_OF_MEMORY, "out of memory while fetching " + url);
+    } else if (transfer.refused_address) {
         outcome.failure = Failure::private_address;
         outcome.detail = "The host name resolves to " + transfer.refused + ", which is not a public address.";
     } else if (transfer.too_large || code == CURLE_FILESIZE_EXCEEDED) {
