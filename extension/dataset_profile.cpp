@@ -144,7 +144,9 @@ std::shared_ptr<const DatasetFacts> load(int dataset_id) {
     stamp += "|" + std::to_string(executor_settings::min_cell_users);
     auto found = cache.find(dataset_id);
     if (found != cache.end() && found->second.stamp == stamp) return found->second.facts;
-    auto facts = std::make_shared<const DatasetFacts>(read_facts(id));
+    DatasetFacts read = read_facts(id);
+    read.stamp = stamp;
+    auto facts = std::make_shared<const DatasetFacts>(std::move(read));
     if (stamp_rows.empty()) return facts;  // no such dataset: nothing worth keeping
     if (cache.size() > 256) cache.clear();  // bounded: a backend rarely serves that many
     cache[dataset_id] = CachedFacts{std::move(stamp), facts};

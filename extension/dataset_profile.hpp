@@ -26,6 +26,7 @@ struct DatasetFacts {
     std::vector<TableFacts> tables;
     std::optional<std::string> dataset_user_id_column;  // mcp.datasets.user_id_column_name
     int min_cell_users = 1;  // the dataset's override, else mcp_analytics.min_cell_users
+    std::string stamp;       // identifies this version of the profile (see load)
 
     // The profiled table a FROM item names (schema optional), or nullptr.
     const TableFacts* find(const char* schema, const char* name) const;

@@ -29,7 +29,10 @@ Plan plan(const DatasetRecord& dataset, const std::string& sql, int max_rows) {
     const int cap = executor_settings::max_raw_rows;
     std::shared_ptr<const profile::DatasetFacts> facts = profile::load(dataset.id);
     plan.min_cell_users = facts->min_cell_users;
-    plan.cache_tag = "raw=" + std::to_string(cap) + ";cells=" + std::to_string(plan.min_cell_users);
+    // A cached answer was judged against one version of the profile: a new profile (a column
+    // found identifying, a user id found) judges again.
+    plan.cache_tag = "raw=" + std::to_string(cap) + ";cells=" + std::to_string(plan.min_cell_users) +
+                     ";profile=" + facts->stamp;
     granularity::Verdict verdict = granularity::classify(sql, *facts);
     if (verdict.level == granularity::Level::Packed)
         throw Refusal(ERRCODE_INSUFFICIENT_PRIVILEGE,

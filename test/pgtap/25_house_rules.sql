@@ -6,7 +6,7 @@
 -- rule. Legitimate analytical queries come back untouched.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(130);
+SELECT plan(132);
 SET LOCAL client_min_messages = warning;
 SET LOCAL mcp_analytics.profile_on_register = on;
 SET LOCAL mcp_analytics.cache_ttl = 0;
@@ -36,6 +36,10 @@ BEGIN
       FROM jsonb_array_elements(r -> 'rows') row, jsonb_array_elements(row) c;
     RETURN (r ->> 'row_count')::integer * greatest(coalesce(widest, 1), 1);
 EXCEPTION WHEN insufficient_privilege THEN
+    -- Only a house-rule refusal leaks nothing; any other refusal means the check ran nothing.
+    IF SQLERRM NOT LIKE 'house rule raw_rows%' THEN
+        RAISE;
+    END IF;
     RETURN 0;
 END
 $$;
@@ -178,6 +182,11 @@ SELECT is(pg_temp.answer('SELECT gender, age, state, nccs, count(*) AS n FROM pa
 SET LOCAL mcp_analytics.min_cell_users = 1;
 SELECT is(pg_temp.answer('SELECT gender, age, state, nccs, count(*) AS n FROM panelists GROUP BY 1, 2, 3, 4') ->> 'cached', 'false',
           'another minimum is another cache entry');
+SELECT is(pg_temp.answer('SELECT gender, age, state, nccs, count(*) AS n FROM panelists GROUP BY 1, 2, 3, 4') ->> 'cached', 'true',
+          'that entry is then served');
+UPDATE mcp.dataset_schemas SET stats = stats WHERE dataset_id = :ds;  -- a re-profile rewrites them
+SELECT is(pg_temp.answer('SELECT gender, age, state, nccs, count(*) AS n FROM panelists GROUP BY 1, 2, 3, 4') ->> 'cached', 'false',
+          'a new profile judges the query again: no answer cached under the old one is served');
 SET LOCAL mcp_analytics.min_cell_users = 5;
 SET LOCAL mcp_analytics.cache_ttl = 0;
 
