@@ -98,12 +98,16 @@ SELECT throws_ok(format($$SELECT mcp.execute_query(%s, 'SELECT 1 AS one')$$, :ds
                  'dataset "tap_roles_demo": dataset ' || :ds || ' runs queries only as a mapped database role, and no mapping names this caller',
                  'then an unmapped caller is refused');
 SELECT throws_ok(format($$SELECT mcp.weighted_query(%s, '{"measure": "mean", "metric": "age"}')$$, :ds), '42501', NULL, 'by weighted_query too');
-SELECT ok((SELECT NOT success AND error_sqlstate = '42501' FROM mcp.query_logs ORDER BY id DESC LIMIT 1), 'the refusal is in the query log');
+SELECT is((SELECT count(*) FROM mcp.query_logs
+            WHERE :ds = ANY (datasets_used) AND NOT success AND error_sqlstate = '42501'
+              AND error_message LIKE '%runs queries only as a mapped database role%'),
+          2::bigint, 'both refusals are in the query log');
 SELECT results_eq(format('SELECT mapped_kind, db_role FROM mcp.dataset_role_mappings(%s) WHERE mapped_name IS NULL', :ds),
                   $$VALUES ('unmapped_refused', NULL::text)$$, 'the listing says unmapped callers are refused');
 SELECT set_config('mcp.caller', '', true) IS NOT NULL AS nobody \gset
-SELECT is((mcp.execute_query(:ds, 'SELECT count(*) AS n FROM panelists', 10, 'json') -> 'rows' -> 0 ->> 0)::bigint IS NOT NULL, true,
-          'a direct SQL call without a caller keeps the connection''s role');
+SELECT throws_like(format($$SELECT mcp.execute_query(%s, 'SELECT count(*) AS n FROM rls.panelists')$$, :ds),
+                   '%permission denied for schema rls%',
+                   'a direct SQL call without a caller keeps the connection''s role, which may not read rls');
 
 -- Groups, keys, and roles the connection cannot use -------------------------------------------
 SELECT ok(mcp.add_group_member('metro team', 'gus') AND mcp.map_dataset_role(:ds, 'mcp_rls_metro', to_group => 'metro team'), 'a group is mapped');
