@@ -93,18 +93,16 @@ Response failed_call(const PgError& error) {
 
 // A function's {status, body} answer as the HTTP response.
 Response forward_answer(const std::string& answer) {
-    rapidjson::Document document;
-    document.Parse(answer.c_str(), answer.size());
-    const rapidjson::Value& status = member(document, "status");
-    const rapidjson::Value& body = member(document, "body");
-    if (document.HasParseError() || !status.IsInt() || !body.IsObject()) {
+    std::optional<rapidjson::Document> document = parse_json(answer);
+    if (!document) {
         return oauth_error(http::status::internal_server_error, "server_error", "unexpected answer");
     }
-    rapidjson::StringBuffer buffer;
-    JsonWriter writer(buffer);
-    body.Accept(writer);
-    Response response = json_response(static_cast<http::status>(status.GetInt()),
-                                      std::string(buffer.GetString(), buffer.GetSize()));
+    const rapidjson::Value& status = member(*document, "status");
+    const rapidjson::Value& body = member(*document, "body");
+    if (!status.IsInt() || !body.IsObject()) {
+        return oauth_error(http::status::internal_server_error, "server_error", "unexpected answer");
+    }
+    Response response = json_response(static_cast<http::status>(status.GetInt()), to_json(body));
     no_store(response);
     return response;
 }
@@ -238,13 +236,14 @@ Response redirect_to(const std::string& location) {
 
 // Renders an answer of mcp.oauth_authorize / oauth_sign_in / oauth_consent.
 Response authorization_answer(const std::string& answer) {
+    std::optional<rapidjson::Document> parsed = parse_json(answer);
     rapidjson::Document document;
-    document.Parse(answer.c_str(), answer.size());
+    if (parsed) document = std::move(*parsed);
     const std::string action = text_member(document, "action");
     if (action == "redirect") {
         return redirect_to(text_member(document, "location"));
     }
-    if (action == "error" || document.HasParseError()) {
+    if (action == "error" || !parsed) {
         const int status = static_cast<int>(number_member(document, "status", 400));
         return message_page(static_cast<http::status>(status), text_member(document, "message"));
     }
@@ -417,9 +416,9 @@ Response post_revoke(OAuthDeps& deps, const Request& request) {
 }
 
 Response post_register(OAuthDeps& deps, const Request& request) {
-    rapidjson::Document body;
-    body.Parse(request.body().c_str(), request.body().size());
-    if (body.HasParseError() || !body.IsObject()) {
+    // parse_json: an unauthenticated body, so its depth is bounded and its UTF-8 checked.
+    std::optional<rapidjson::Document> body = parse_json(request.body());
+    if (!body || !body->IsObject()) {
         return oauth_error(http::status::bad_request, "invalid_client_metadata",
                            "the body must be a JSON object of client metadata");
     }

@@ -289,6 +289,13 @@ test('discovery documents and malformed requests', async () => {
   const badJson = await fetch(bridge.url + '/register', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"redirect_uris": [' });
   assert.equal(badJson.status, 400);
   assert.equal((await badJson.json()).error, 'invalid_client_metadata');
+  // Unauthenticated and deep: refused at the depth limit, before a recursive parse could
+  // exhaust the bridge's stack; the bridge answers on.
+  const deep = await fetch(bridge.url + '/register', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: '{"redirect_uris": ' + '['.repeat(200000) + ']'.repeat(200000) + '}' });
+  assert.equal(deep.status, 400);
+  assert.equal((await deep.json()).error, 'invalid_client_metadata');
+  assert.equal((await fetch(bridge.url + '/healthz')).status, 200, 'the bridge still answers');
   const hostile = await fetch(bridge.url + '/register', { method: 'POST', headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ client_name: 'x'.repeat(100000), redirect_uris: ['javascript:alert(1)'] }) });
   assert.equal((await hostile.json()).error, 'invalid_redirect_uri');
