@@ -16,7 +16,7 @@ MODULE_big = mcp_analytics
 # so is each upgrade script (extension/upgrade/A--B/NN_*.sql). Earlier versions' install
 # scripts ship frozen (extension/versions/), so `CREATE EXTENSION ... VERSION '0.1.0'` then
 # `ALTER EXTENSION ... UPDATE` can be tested; the library keeps every C symbol they name.
-EXTENSION_VERSION = 0.3.0
+EXTENSION_VERSION = 0.4.0
 MCP_INSTALL_SCRIPT = $(EXTENSION)--$(EXTENSION_VERSION).sql
 SQL_PARTS  = $(sort $(wildcard extension/sql/*.sql))
 MCP_UPGRADE_DIRS    = $(notdir $(wildcard extension/upgrade/*--*))

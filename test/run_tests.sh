@@ -22,7 +22,7 @@ ARTIFACTS=${TEST_ARTIFACTS:-$ROOT/build/test-artifacts}
 passed=0
 failed=0
 # TEST_SUITES="regress pgtap integration deploy bridge ui mcp soak" runs only the named suites (for
-# development; make test runs them all).
+# development; make test runs them all). INTEGRATION_FILES names integration files.
 want() { [ -z "${TEST_SUITES:-}" ] || [[ " $TEST_SUITES " == *" $1 "* ]]; }
 suite_results=()
 
@@ -173,7 +173,7 @@ fi
 
 if want integration; then
 echo "== integration"
-run_tap integration prove -v test/integration/
+run_tap integration prove -v ${INTEGRATION_FILES:-test/integration/}
 fi
 
 if want deploy; then

@@ -12,7 +12,7 @@ namespace mcp::bridge {
 // The versions of the mcp_analytics extension whose SQL functions this bridge calls. A
 // metadata database with another version (an old one not yet upgraded, or a newer one than
 // this bridge) would fail on some call, at random, later: the bridge refuses it up front.
-inline constexpr std::string_view supported_extension_versions[] = {"0.3.0"};
+inline constexpr std::string_view supported_extension_versions[] = {"0.4.0"};
 
 // Empty when `installed` (nullopt: not installed) is supported; else what is wrong and what
 // to do, for the log and /healthz.

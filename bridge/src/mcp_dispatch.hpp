@@ -18,7 +18,7 @@ class TaskRunner;
 struct ServerInfo {
     std::string name = "mcp-analytics";
     std::string title = "mcp_analytics";
-    std::string version = "0.3.0";
+    std::string version = "0.4.0";
     std::string instructions =
         "Analytics over consumer-panel datasets. Start with get_global_context (house rules: "
         "weighted figures, at most five raw rows) and list_datasets, then describe_dataset "

@@ -9,7 +9,7 @@ constexpr std::string_view document = R"json({
   "openapi": "3.1.0",
   "info": {
     "title": "mcp_analytics REST API",
-    "version": "0.3.0",
+    "version": "0.4.0",
     "description": "Register, review and approve datasets, and read the query log. Every route but this document needs an API key (mcp.create_api_key) sent as Authorization: Bearer <key>. Reader keys read; admin keys also register, edit and approve. Errors are {\"error\", \"detail\"?, \"hint\"?, \"sqlstate\"?}."
   },
   "servers": [{"url": "/"}],

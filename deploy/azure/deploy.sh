@@ -38,8 +38,8 @@ echo "== resource group, registry and image"
 az group create --name "$RG" --location "$LOCATION" --output none
 az acr create --resource-group "$RG" --name "$ACR" --sku Basic --admin-enabled true --output none
 # Built in Azure from this checkout: nothing to install locally but az.
-az acr build --registry "$ACR" --image mcp-analytics:0.3.0 --file "$ROOT/deploy/Dockerfile" "$ROOT"
-IMAGE=$ACR.azurecr.io/mcp-analytics:0.3.0
+az acr build --registry "$ACR" --image mcp-analytics:0.4.0 --file "$ROOT/deploy/Dockerfile" "$ROOT"
+IMAGE=$ACR.azurecr.io/mcp-analytics:0.4.0
 ACR_PASSWORD=$(az acr credential show --name "$ACR" --query 'passwords[0].value' --output tsv)
 
 echo "== storage for the metadata database"

@@ -1,4 +1,4 @@
--- mcp_analytics 0.3.0: metadata schema, dataset registry, roles.
+-- mcp_analytics 0.4.0: metadata schema, dataset registry, roles.
 \echo Use "CREATE EXTENSION mcp_analytics" to load this file. \quit
 
 ------------------------------------------------------------------------------------------

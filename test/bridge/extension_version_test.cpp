@@ -14,20 +14,20 @@ using test::missing_database_message;
 using test::test_database_url;
 
 TEST(ExtensionVersion, TheCurrentVersionIsSupported) {
-    EXPECT_EQ(extension_version_problem(std::string("0.3.0")), "");
+    EXPECT_EQ(extension_version_problem(std::string("0.4.0")), "");
 }
 
 TEST(ExtensionVersion, AnOlderVersionIsRefusedWithTheUpgradeToRun) {
-    for (const char* older : {"0.1.0", "0.2.0"}) {
+    for (const char* older : {"0.1.0", "0.2.0", "0.3.0"}) {
         const std::string problem = extension_version_problem(std::string(older));
         EXPECT_NE(problem.find(std::string("mcp_analytics ") + older), std::string::npos) << problem;
         EXPECT_NE(problem.find("ALTER EXTENSION mcp_analytics UPDATE"), std::string::npos) << problem;
-        EXPECT_NE(problem.find("0.3.0"), std::string::npos) << "names what it needs: " << problem;
+        EXPECT_NE(problem.find("0.4.0"), std::string::npos) << "names what it needs: " << problem;
     }
 }
 
 TEST(ExtensionVersion, ANewerOrStrangeVersionIsRefused) {
-    for (const char* version : {"0.4.0", "1.0", "", "0.3.0 ", "0.3"}) {
+    for (const char* version : {"0.5.0", "1.0", "", "0.4.0 ", "0.4"}) {
         EXPECT_NE(extension_version_problem(std::string(version)), "") << version;
     }
 }
@@ -43,7 +43,7 @@ TEST(ExtensionVersion, HealthReportsTheVersionOfTheTestDatabase) {
     PgHealth health(*url);
     const HealthReport report = health.check();
     EXPECT_EQ(report.state, DatabaseState::reachable);
-    EXPECT_EQ(report.extension_version, "0.3.0");
+    EXPECT_EQ(report.extension_version, "0.4.0");
     EXPECT_EQ(report.problem, "");
 }
 

@@ -89,7 +89,7 @@ like($output, qr/created extension mcp_analytics \d+\.\d+\.\d+/, 'and created th
 like($output, qr/created role mcp_bridge/, "and the bridge's role");
 is((stat "$dir/state/admin_api_key")[2] & 0777, 0600, 'the admin API key is written to a private file');
 my $first = fingerprint();
-is($first->{extension}, '0.3.0', 'the metadata database runs the current extension');
+is($first->{extension}, '0.4.0', 'the metadata database runs the current extension');
 
 # --- the same again: nothing changes ------------------------------------------------------------
 ($ok, $output) = run_entrypoint();
@@ -131,10 +131,10 @@ $old->disconnect;
 server('stop');
 ($ok, $output) = run_entrypoint();
 ok($ok, 'init over the 0.1.0 database succeeds') or diag $output;
-like($output, qr/upgraded extension mcp_analytics from 0\.1\.0 to 0\.3\.0/, 'it upgraded the extension');
+like($output, qr/upgraded extension mcp_analytics from 0\.1\.0 to 0\.4\.0/, 'it upgraded the extension');
 server('start');
 my $upgraded = db('mcp_analytics');
-is(scalar $upgraded->selectrow_array(q{SELECT extversion FROM pg_extension WHERE extname = 'mcp_analytics'}), '0.3.0', 'now 0.3.0');
+is(scalar $upgraded->selectrow_array(q{SELECT extversion FROM pg_extension WHERE extname = 'mcp_analytics'}), '0.4.0', 'now 0.4.0');
 is(scalar $upgraded->selectrow_array('SELECT count(*) FROM mcp.query_logs'), 50, 'every log row is kept');
 is(scalar $upgraded->selectrow_array(q{SELECT value #>> '{}' FROM mcp.settings() WHERE key = 'rules.raw_rows'}), 'At most 2 raw rows.',
    'the edited setting is kept');

@@ -1,4 +1,4 @@
-# ALTER EXTENSION mcp_analytics UPDATE from each earlier release (0.1.0 and 0.2.0, their frozen
+# ALTER EXTENSION mcp_analytics UPDATE from each earlier release (0.1.0, 0.2.0 and 0.3.0, their frozen
 # install scripts; from 0.1.0 it chains through every upgrade script) keeps every row
 # (datasets with their encrypted connection strings, keys, logs, settings, profiles, jobs,
 # sessions), and leaves schema mcp identical to a fresh install of the current version:
@@ -13,7 +13,7 @@ use Test::More;
 use TestDb qw(connect_db psql_ok);
 
 my ($current) = `grep -E '^default_version' $FindBin::Bin/../../mcp_analytics.control` =~ /'([^']+)'/;
-my @releases = ('0.1.0', '0.2.0');
+my @releases = ('0.1.0', '0.2.0', '0.3.0');
 ok($current && !grep({ $_ eq $current } @releases), "the current version ($current) is newer than @releases");
 
 for my $from (@releases) {
@@ -58,7 +58,7 @@ for my $from (@releases) {
                       VALUES ('SELECT count(*) FROM panelists', '{1}', 'api', 1)}), "a query logged under $from");
         ok(!$old->selectrow_array(q{SELECT mcp.execute_query(1, 'DELETE FROM panelists')}), 'a refused query (logged too)');
         # From 0.1.0 the log spans most of a year, so the update's conversion and the first
-        # retention pass have work; a 0.2.0 log is already partitioned and its job workers
+        # retention pass have work; a later log is already partitioned and its job workers
         # apply the retention as they go, so its rows stay within it.
         my ($spacing, $spread) = $from eq '0.1.0' ? (q{interval '13 hours'}, 'over most of a year')
                                                    : (q{interval '3 hours'}, 'over two months');

@@ -1,1 +1,0 @@
-../../sql/76_dataset_roles.sql

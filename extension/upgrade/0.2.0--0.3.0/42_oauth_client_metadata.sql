@@ -1,1 +1,0 @@
-../../sql/77_oauth_client_metadata.sql

@@ -1,1 +1,0 @@
-../../sql/81_ui_people.sql
