@@ -4,6 +4,7 @@
 #include "gucs.hpp"
 #include "jobs_settings.hpp"
 #include "maintenance.hpp"
+#include "query_log_queue.hpp"
 #include "worker.hpp"
 #include "weighting.hpp"
 
@@ -47,8 +48,10 @@ void _PG_init(void) {
     mcp::ext::jobs_settings::define();
     mcp::ext::maintenance::define();
     mcp::ext::circuit_breaker::define_settings();
+    mcp::ext::query_log_queue::define_settings();
     mcp::ext::worker::register_at_preload();  // launcher + shared memory, preload only
     mcp::ext::circuit_breaker::register_at_preload();
+    mcp::ext::query_log_queue::register_at_preload();  // the log queue's shared memory
     // Last: every mcp_analytics.* setting is defined above; any other name is a typo.
 #if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("mcp_analytics");

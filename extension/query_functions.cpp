@@ -350,6 +350,7 @@ Datum execute_query(FunctionCallInfo fcinfo) {
     request.max_rows = checked_max_rows(PG_GETARG_INT32(2));
     request.format = parse_format(text_argument(fcinfo, 3));
     std::string context = query_log::normalize_context(jsonb_argument_text(fcinfo, 4));
+    const bool log_may_queue = query_log::may_queue();
     relax_commit_if_only_logging();
     arguments_timing.reset();
 
@@ -368,7 +369,7 @@ Datum execute_query(FunctionCallInfo fcinfo) {
     }
     {
         phase_timings::Scope timing(phase_timings::log_write);
-        query_log::write({log_entry(request, outcome, context)});
+        query_log::write({log_entry(request, outcome, context)}, log_may_queue);
     }
     return jsonb_datum(answer_json(outcome, ms_since(started)));
 }
@@ -429,6 +430,7 @@ Datum execute_multi_query(FunctionCallInfo fcinfo) {
     if (concurrency < 1 || concurrency > kMaxMultiQueries)
         bad_argument("max_concurrency must be between 1 and 30, not " + std::to_string(concurrency));
     std::string context = query_log::normalize_context(jsonb_argument_text(fcinfo, 2));
+    const bool log_may_queue = query_log::may_queue();
     relax_commit_if_only_logging();
 
     std::vector<Outcome> outcomes(requests.size());
@@ -483,7 +485,7 @@ Datum execute_multi_query(FunctionCallInfo fcinfo) {
     out.Key("execution_time_ms");
     out.Double(rounded_ms(ms_since(started)));
     out.EndObject();
-    query_log::write(log_entries);
+    query_log::write(log_entries, log_may_queue);
     return jsonb_datum(buffer.GetString());
 }
 

@@ -3,6 +3,7 @@
 #include "caller.hpp"
 #include "dynamic_worker.hpp"
 #include "pg_guard.hpp"
+#include "query_log_queue.hpp"
 #include "spi.hpp"
 #include "utf8_text.hpp"
 
@@ -44,7 +45,8 @@ struct SharedEntry {
 #define MCP_LOG_COLUMNS_0_1_0                                                                    \
     "query_text, query_type, datasets_used, execution_time_ms, rows_returned, success,"         \
     " error_message, error_sqlstate, tool_used, mcp_tool, client_name, client_version,"         \
-    " user_agent, session_id, api_key_id, response_format, response_size_bytes, was_cached"
+    " user_agent, session_id, api_key_id, response_format, response_size_bytes, was_cached,"     \
+    " created_at"
 #define MCP_LOG_VALUES_0_1_0                                                                     \
     "e ->> 'query_text', e ->> 'query_type',"                                                   \
     " ARRAY(SELECT pg_catalog.jsonb_array_elements_text(e -> 'datasets_used')::integer),"       \
@@ -57,7 +59,9 @@ struct SharedEntry {
     " e #>> '{context,user_agent}', e #>> '{context,session_id}',"                              \
     " (e #>> '{context,api_key_id}')::integer,"                                                 \
     " e ->> 'response_format', (e ->> 'response_size_bytes')::integer,"                         \
-    " (e ->> 'was_cached')::boolean"
+    " (e ->> 'was_cached')::boolean,"                                                        \
+    /* When the call ran, not when its queued row was written. */                              \
+    " coalesce(pg_catalog.to_timestamp((e ->> 'started_unix_us')::double precision / 1e6), now())"
 #define MCP_LOG_ENTRIES " FROM pg_catalog.jsonb_array_elements($1::jsonb) AS e"
 
 // One row per entry of a JSON array, in one statement whose plan each backend keeps (the
@@ -221,24 +225,51 @@ std::string to_json(const Entry& entry, const std::string& context_json) {
         json.Null();
     else
         json.String(entry.house_rule.c_str());
+    json.Key("started_unix_us");
+    json.Int64(static_cast<int64_t>(GetCurrentTransactionStartTimestamp()) +
+               (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
     json.Key("context");
     json.RawValue(context_json.c_str(), context_json.size(), rapidjson::kObjectType);
     json.EndObject();
     return buffer.GetString();
 }
 
-void write(const std::vector<std::string>& entries_json) {
+const char* insert_sql(bool updated_schema) { return updated_schema ? kInsert : kInsertBeforeUpdate; }
+
+const char* updated_schema_sql() { return kUpdatedLog; }
+
+void insert_rows(const std::string& entries_array_json) {
+    spi::query_saved(insert_statement(), {entries_array_json});
+}
+
+bool may_queue() {
+    return query_log_queue::enabled() && GetTopTransactionIdIfAny() == InvalidTransactionId;
+}
+
+void write(const std::vector<std::string>& entries_json, bool may_queue) {
     if (entries_json.empty()) return;
     std::string array = "[";
-    for (size_t i = 0; i < entries_json.size(); ++i) {
-        if (i) array += ',';
-        array += entries_json[i];
+    long own = 0;
+    for (const std::string& entry : entries_json) {
+        if (may_queue && query_log_queue::enqueue(entry)) continue;
+        if (own++) array += ',';
+        array += entry;
     }
     array += ']';
-    spi::query_saved(insert_statement(), {array});
+    if (own == 0) return;
+    if (may_queue) query_log_queue::count_written_by_caller(own);
+    insert_rows(array);
 }
 
 void write_autonomously(const std::string& entry_json) {
+    // The queue's writer commits in a transaction of its own: the error that follows cannot
+    // take the row back. Waiting keeps the row visible once the caller sees the error.
+    if (query_log_queue::enabled()) {
+        if (auto sequence = query_log_queue::enqueue(entry_json)) {
+            query_log_queue::wait_written(*sequence, 5000);
+            return;
+        }
+    }
     dsm_segment* segment = pg_call([&] {
         return dsm_create(offsetof(SharedEntry, json) + entry_json.size() + 1, 0);
     });

@@ -1,6 +1,8 @@
-// One row in mcp.query_logs per client query, success or failure. Successes are written in
-// the caller's transaction; a failure is written by a short-lived background worker in a
-// transaction of its own, so that the error that follows cannot roll the row back.
+// One row in mcp.query_logs per client query, success or failure. A success is queued for the
+// log writer when the caller's transaction writes nothing else (query_log_queue.hpp), else
+// written in that transaction; a failure is written in a transaction of its own (the queue's
+// writer, or a short-lived background worker without one), so that the error that follows
+// cannot roll the row back.
 #pragma once
 
 #include <string>
@@ -36,11 +38,26 @@ std::string request_context(const std::string& fallback_tool);
 // context object (client name and version, user agent, session, API key id).
 std::string to_json(const Entry& entry, const std::string& context_json);
 
-// Writes entries in the current transaction (one statement for all of them).
-void write(const std::vector<std::string>& entries_json);
+// Whether a call starting now may queue its log rows: the queue is on and the current
+// transaction has written nothing yet. A transaction that writes keeps its log rows with the
+// rest of its work (they commit or roll back together); one that only reads hands them to
+// the queue and stays read-only. Ask before the call writes anything itself (the cache).
+bool may_queue();
 
-// Writes one entry in its own transaction, waiting until it is committed. Falls back to a
-// WARNING when no background worker slot is free.
+// Logs the entries of a call that succeeded: queued when `may_queue` (asked when the call
+// started), else inserted in the current transaction (one statement for all of them).
+void write(const std::vector<std::string>& entries_json, bool may_queue);
+
+// Logs one entry in a transaction of its own, waiting until it is committed (at most 5 s
+// through the queue). Falls back to a WARNING when no background worker slot is free.
 void write_autonomously(const std::string& entry_json);
+
+// Inserts a JSON array of entries in the current transaction.
+void insert_rows(const std::string& entries_array_json);
+
+// The INSERT of a JSON array of entries ($1) for a database whose extension is updated, or
+// not yet (0.1.0's columns); and the query that tells which (one boolean).
+const char* insert_sql(bool updated_schema);
+const char* updated_schema_sql();
 
 }  // namespace mcp::ext::query_log

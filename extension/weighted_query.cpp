@@ -193,6 +193,7 @@ Datum weighted_query(FunctionCallInfo fcinfo) {
                       "List the datasets with the list_datasets tool or mcp.datasets().");
     const int dataset_id = PG_GETARG_INT32(0);
     const std::string context = query_log::request_context("weighted_query");
+    const bool log_may_queue = query_log::may_queue();
     executor::Job job;
     CompiledQuery query;
     try {
@@ -253,7 +254,7 @@ Datum weighted_query(FunctionCallInfo fcinfo) {
     }
     entry.rows_returned = static_cast<long>(job.rows.size());
     entry.response_size_bytes = static_cast<long>(answer.size());
-    query_log::write({query_log::to_json(entry, context)});
+    query_log::write({query_log::to_json(entry, context)}, log_may_queue);
     return jsonb_datum(answer);
 }
 

@@ -121,69 +121,6 @@ END
 $$;
 COMMENT ON FUNCTION mcp._filter_time(text, text) IS 'Internal: a time filter, absolute (ISO 8601) or an age back from now (30m, 24h, 7d)';
 
--- The query-log rows matching a filter object: the vocabulary of GET /api/logs, shared with
--- the dashboard's log views.
-CREATE FUNCTION mcp._matching_query_logs(filters jsonb) RETURNS SETOF mcp.query_logs
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    -- skip and limit page the rows; the callers apply them.
-    allowed constant text[] := ARRAY['client', 'tool', 'success', 'dataset_id', 'api_key_id',
-                                     'user', 'session_id', 'since', 'until', 'q', 'house_rule', 'skip', 'limit'];
-    f        jsonb := coalesce(filters, '{}');
-    unknown  text;
-    since_ts timestamptz;
-    until_ts timestamptz;
-    want_success  boolean;
-    want_dataset  integer;
-    want_key      integer;
-    only_user     integer := mcp._log_viewer_user();
-BEGIN
-    IF jsonb_typeof(f) <> 'object' THEN
-        RAISE EXCEPTION 'filters must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT string_agg(k, ', ' ORDER BY k) INTO unknown FROM jsonb_object_keys(f) k WHERE k <> ALL (allowed);
-    IF unknown IS NOT NULL THEN
-        RAISE EXCEPTION 'unknown filter(s): %', unknown
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Filters: ' || array_to_string(allowed, ', ') || '.';
-    END IF;
-    BEGIN
-        want_success := (f ->> 'success')::boolean;
-        want_dataset := (f ->> 'dataset_id')::integer;
-        want_key := (f ->> 'api_key_id')::integer;
-    EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
-        RAISE EXCEPTION 'success is true or false; dataset_id and api_key_id are integers'
-            USING ERRCODE = 'invalid_parameter_value';
-    END;
-    IF f ->> 'house_rule' IS NOT NULL AND f ->> 'house_rule' NOT IN ('raw_rows', 'min_cells', 'any', 'none') THEN
-        RAISE EXCEPTION 'house_rule is raw_rows, min_cells, any or none, not %', left(f ->> 'house_rule', 50)
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    since_ts := mcp._filter_time(f ->> 'since', 'since');
-    until_ts := mcp._filter_time(f ->> 'until', 'until');
-    RETURN QUERY
-    SELECT l.* FROM mcp.query_logs l
-     WHERE (f ->> 'client' IS NULL OR l.client_name = f ->> 'client')
-       AND (f ->> 'tool' IS NULL OR l.tool_used = f ->> 'tool' OR l.mcp_tool = f ->> 'tool')
-       AND (want_success IS NULL OR l.success = want_success)
-       AND (want_dataset IS NULL OR l.datasets_used @> ARRAY[want_dataset])
-       AND (want_key IS NULL OR l.api_key_id = want_key)
-       AND (only_user IS NULL OR l.user_id = only_user)
-       -- A person by login; an unknown login matches nothing.
-       AND (f ->> 'user' IS NULL
-            OR l.user_id = (SELECT u.id FROM mcp.users u WHERE u.login = lower(btrim(f ->> 'user'))))
-       AND (f ->> 'session_id' IS NULL OR l.session_id = f ->> 'session_id')
-       AND (since_ts IS NULL OR l.created_at >= since_ts)
-       AND (until_ts IS NULL OR l.created_at < until_ts)
-       AND (f ->> 'house_rule' IS NULL OR l.house_rule = f ->> 'house_rule'
-            OR (f ->> 'house_rule' = 'any' AND l.house_rule IS NOT NULL)
-            OR (f ->> 'house_rule' = 'none' AND l.house_rule IS NULL))
-       AND (f ->> 'q' IS NULL OR strpos(lower(l.query_text), lower(f ->> 'q')) > 0
-            OR strpos(lower(coalesce(l.error_message, '')), lower(f ->> 'q')) > 0);
-END
-$$;
-COMMENT ON FUNCTION mcp._matching_query_logs(jsonb) IS
-'Internal: query-log rows matching {client, tool, success, dataset_id, api_key_id, user (a person''s login), session_id, since, until, q, house_rule (raw_rows, min_cells, any, none)}, shared by mcp.search_query_logs (REST) and the dashboard';
-
 CREATE FUNCTION mcp.search_query_logs(filters jsonb DEFAULT '{}') RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE

@@ -176,6 +176,7 @@ is($rejected, 1, 'the timed-out query was logged too');
 # --- context reaches the log ---------------------------------------------------------------
 $dbh->do('SELECT mcp.execute_query($1, $2, 10, $3, $4)', undef, $id, 'SELECT 42 AS logged_with_context', 'markdown',
     '{"client_name": "claude-ai", "client_version": "1.2", "user_agent": "Claude/1.0", "session_id": "s-1"}');
+$dbh->do('SELECT mcp.flush_query_log()');  # the row is queued for the log writer
 my $row = $dbh->selectrow_hashref(q{SELECT tool_used, client_name, client_version, user_agent, session_id, response_format,
     response_size_bytes > 0 AS sized FROM mcp.query_logs WHERE query_text = 'SELECT 42 AS logged_with_context'});
 is_deeply($row, { tool_used => 'claude', client_name => 'claude-ai', client_version => '1.2', user_agent => 'Claude/1.0',

@@ -1,0 +1,1 @@
+../../sql/74_query_log_queue.sql
