@@ -129,12 +129,19 @@ void shmem_startup() {
 
 // --- under shared->lock ------------------------------------------------------------------
 
+// A queue with no writer and nothing in it can go to another database (its own may have
+// been dropped, or its writer never started).
+bool reusable(const Queue* queue) {
+    return queue->database == InvalidOid ||
+           (queue->state == State::none && queue->head == queue->tail && queue->queued == queue->written);
+}
+
 Queue* find_queue(Oid database, bool claim) {
     Queue* unused = nullptr;
     for (int i = 0; i < kQueues; ++i) {
         Queue* queue = queue_at(i);
         if (queue->database == database) return queue;
-        if (queue->database == InvalidOid && unused == nullptr) unused = queue;
+        if (unused == nullptr && reusable(queue)) unused = queue;
     }
     if (!claim || unused == nullptr) return nullptr;
     unused->database = database;
@@ -613,6 +620,9 @@ void mcp_query_log_queue_writer_main(Datum argument) {
 
     TimestampTz idle_since = GetCurrentTimestamp();
     for (;;) {
+        // Absorbs barriers: DROP DATABASE elsewhere waits until every process has. (SIGTERM
+        // only sets stop_requested.)
+        CHECK_FOR_INTERRUPTS();
         MemoryContext previous = MemoryContextSwitchTo(batch_context);
         StringInfoData array;
         initStringInfo(&array);
