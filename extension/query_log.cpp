@@ -265,7 +265,7 @@ void write_autonomously(const std::string& entry_json) {
     // The queue's writer commits in a transaction of its own: the error that follows cannot
     // take the row back. Waiting keeps the row visible once the caller sees the error.
     if (query_log_queue::enabled()) {
-        if (auto sequence = query_log_queue::enqueue(entry_json)) {
+        if (auto sequence = query_log_queue::enqueue(entry_json, true)) {
             query_log_queue::wait_written(*sequence, 5000);
             return;
         }

@@ -38,6 +38,10 @@ namespace {
 
 constexpr int kQueues = 8;                 // databases with a queue at the same time
 constexpr long kWriterIdleMs = 1000;       // an idle writer leaves: DROP DATABASE waits for it
+// A sleeping writer looks at its queue this often. Callers wake it at once only when the
+// queue is half full or when they wait for their row: a wake-up costs a signal, and rows
+// gathered over a few milliseconds are written in one statement.
+constexpr long kGatherMs = 5;
 constexpr long kStartPatienceMs = 5000;    // a writer not started by then is presumed lost
 constexpr long kStoppedMs = 10000;         // after a stop, callers write their own rows this long
 constexpr long kFlushPatienceMs = 10000;   // mcp.flush_query_log() gives up after this
@@ -58,7 +62,7 @@ struct Queue {
     TimestampTz state_since;
     int writer_pid;
     Latch* writer_latch;
-    bool writer_sleeping;  // set it to wake the writer; an awake one looks again anyway
+    bool writer_sleeping;  // set its latch to wake it; an awake writer looks again anyway
     uint64 head;           // bytes ever put into the ring
     uint64 tail;           // bytes ever taken out of it
     uint64 queued;         // entries ever queued: an entry's sequence number
@@ -272,6 +276,21 @@ void write_queued_here(Queue* queue) {
     });
 }
 
+// Wakes this database's writer if it sleeps: someone waits for its rows.
+void wake_writer() {
+    Latch* wake = nullptr;
+    pg_call([&] {
+        LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+        Queue* queue = find_queue(MyDatabaseId, false);
+        if (queue != nullptr && queue->writer_sleeping) {
+            wake = queue->writer_latch;
+            queue->writer_sleeping = false;
+        }
+        LWLockRelease(shared->lock);
+        if (wake != nullptr) SetLatch(wake);
+    });
+}
+
 enum class Wait { written, timed_out, no_writer };
 
 // Sleeps until entry `sequence` of this database's queue is committed, the deadline passes,
@@ -328,14 +347,14 @@ void register_at_preload() {
 
 bool enabled() { return shared != nullptr && !in_writer && MyDatabaseId != InvalidOid; }
 
-std::optional<std::uint64_t> enqueue(const std::string& entry_json) {
+std::optional<std::uint64_t> enqueue(const std::string& entry_json, bool wake_now) {
     if (!enabled()) return std::nullopt;
     const Size needed = sizeof(uint32) + entry_json.size();
     if (needed > shared->ring_bytes / 2) return std::nullopt;
     std::optional<std::uint64_t> sequence;
     bool writer_missing = false;
-    // Under the lock: the entry goes in when a writer runs or is starting; a full queue wakes
-    // its writer too, and the caller writes its own row meanwhile.
+    // Under the lock: the entry goes in when a writer runs or is starting. A queue half full
+    // (or full: the caller writes its own row meanwhile) wakes its writer.
     auto put = [&] {
         Latch* wake = nullptr;
         LWLockAcquire(shared->lock, LW_EXCLUSIVE);
@@ -350,7 +369,8 @@ std::optional<std::uint64_t> enqueue(const std::string& entry_json) {
                 ring_copy_in(queue, entry_json.data(), entry_json.size());
                 sequence = ++queue->queued;
             }
-            if (queue->writer_sleeping) {
+            if (queue->writer_sleeping &&
+                (wake_now || !sequence || used_bytes(queue) >= shared->ring_bytes / 2)) {
                 wake = queue->writer_latch;
                 queue->writer_sleeping = false;
             }
@@ -400,6 +420,7 @@ Datum flush_query_log(FunctionCallInfo) {
     });
     if (pending == 0) return Int64GetDatum(0);
     const TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), kFlushPatienceMs);
+    wake_writer();
     for (;;) {
         Wait outcome = sleep_until_written(target, deadline, &queue);
         if (outcome == Wait::written) break;
@@ -650,7 +671,7 @@ void mcp_query_log_queue_writer_main(Datum argument) {
                 leave = true;
             } else {
                 queue->writer_sleeping = true;
-                sleep_ms = q::kWriterIdleMs - static_cast<long>((now - idle_since) / 1000);
+                sleep_ms = Min(q::kGatherMs, q::kWriterIdleMs - static_cast<long>((now - idle_since) / 1000));
             }
         }
         LWLockRelease(q::shared->lock);

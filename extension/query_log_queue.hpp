@@ -31,8 +31,9 @@ bool enabled();
 // Queues one entry (a JSON object as query_log::to_json makes it) for this database's
 // writer, starting the writer when none runs; returns the entry's sequence number, or
 // nullopt when the queue cannot take it (off, full, stopping, or no worker slot for a
-// writer): then the caller writes the entry itself.
-std::optional<std::uint64_t> enqueue(const std::string& entry_json);
+// writer): then the caller writes the entry itself. The writer looks at its queue every few
+// milliseconds; `wake_now` has it look at once (for a caller about to wait for its row).
+std::optional<std::uint64_t> enqueue(const std::string& entry_json, bool wake_now = false);
 
 // Counts entries a caller wrote itself because the queue could not take them (shown by
 // mcp.query_log_queue()).
