@@ -115,15 +115,10 @@ RETURNS text
 LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'mcp_argument_problem';
 COMMENT ON FUNCTION mcp._argument_problem(jsonb, jsonb, text) IS 'Internal: the first way value breaks a (simple) JSON Schema, as a sentence, or NULL';
 
--- PL/pgSQL, not SQL: every tools/call asks, and PL/pgSQL keeps its plans for the session
--- where a SQL function with a SET clause is parsed and planned on every call.
+-- C++ (tool_available.cpp): every tools/call asks, and each backend keeps the answers until
+-- functions are created or dropped.
 CREATE FUNCTION mcp._tool_available(tool mcp.tools) RETURNS boolean
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    RETURN to_regprocedure(tool.handler || '(jsonb,jsonb)') IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM unnest(tool.requires) r WHERE to_regprocedure(r) IS NULL);
-END
-$$;
+LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'mcp_tool_available';
 COMMENT ON FUNCTION mcp._tool_available(mcp.tools) IS 'Internal: whether a tool''s handler and the functions it requires are installed';
 
 CREATE FUNCTION mcp._tool_error(message text) RETURNS jsonb

@@ -3,7 +3,7 @@
 -- resources, prompts and the REST helpers, and who may call which.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(84);
+SELECT plan(86);
 
 -- API keys -------------------------------------------------------------------------------
 SELECT mcp.create_api_key('tap admin', 'admin') AS admin_secret \gset
@@ -140,6 +140,11 @@ VALUES ('tap_later', 'Later', 'Needs a part not installed.', :'temp_schema' || '
         '{"type": "object"}', '{"mcp.not_installed_yet(integer)"}');
 SELECT ok(NOT EXISTS (SELECT 1 FROM mcp.mcp_tools() WHERE name = 'tap_later'), 'a tool whose functions are missing is not offered');
 SELECT throws_ok($$SELECT mcp.call_tool('tap_later')$$, '42883', 'Unknown tool: tap_later', 'nor callable');
+-- Each backend keeps the answer until functions change.
+CREATE FUNCTION mcp.not_installed_yet(integer) RETURNS integer LANGUAGE sql AS 'SELECT $1';
+SELECT ok(EXISTS (SELECT 1 FROM mcp.mcp_tools() WHERE name = 'tap_later'), 'once its function exists, it is offered in the same session');
+DROP FUNCTION mcp.not_installed_yet(integer);
+SELECT ok(NOT EXISTS (SELECT 1 FROM mcp.mcp_tools() WHERE name = 'tap_later'), 'and no longer once it is dropped');
 
 -- A live dataset reaches tools, resources and prompts ------------------------------------------
 SELECT mcp.register_dataset('tap_mcp_demo', :'demo_conninfo') AS ds \gset
