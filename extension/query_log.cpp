@@ -61,7 +61,9 @@ struct SharedEntry {
     " e ->> 'response_format', (e ->> 'response_size_bytes')::integer,"                         \
     " (e ->> 'was_cached')::boolean,"                                                        \
     /* When the call ran, not when its queued row was written. */                              \
-    " coalesce(pg_catalog.to_timestamp((e ->> 'started_unix_us')::double precision / 1e6), now())"
+    " coalesce(pg_catalog.to_timestamp(0)"                                                   \
+    "          OPERATOR(pg_catalog.+) ((e ->> 'started_unix_us') OPERATOR(pg_catalog.||) ' us')::interval,"     \
+    "          now())"
 #define MCP_LOG_ENTRIES " FROM pg_catalog.jsonb_array_elements($1::jsonb) AS e"
 
 // One row per entry of a JSON array, in one statement whose plan each backend keeps (the

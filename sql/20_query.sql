@@ -79,7 +79,9 @@ SELECT mcp.execute_multi_query('[{"sql": "SELECT 1"}]');
 SELECT mcp.execute_multi_query(jsonb_build_array(jsonb_build_object('dataset_id', :id, 'sql', 'SELECT 1', 'max_rows', 'many')));
 SELECT mcp.execute_multi_query(jsonb_build_array(jsonb_build_object('dataset_id', :id, 'sql', 'SELECT 1')), 0);
 
--- Every call above was logged, failures included.
+-- Every call above was logged, failures included (their rows queued for the log writer:
+-- flush_query_log() waits until it has written them).
+SELECT mcp.flush_query_log() >= 0 AS flushed;
 SELECT query_type, success, error_sqlstate, count(*)
   FROM mcp.query_logs WHERE :id = ANY (datasets_used) OR 999999 = ANY (datasets_used)
  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;

@@ -260,6 +260,7 @@ ok($defaulted, 'a spec without event_table uses the profiled event table') or di
 is_deeply([map { $_->{value} } @{$defaulted ? $json->decode($defaulted)->{rows} : []}],
           [map { $_->{value} } @{$local{reach_pct_g}}], 'with the same figures');
 
+$tap->do('SELECT mcp.flush_query_log()');  # the rows are queued for the log writer
 my ($logged) = $tap->selectrow_array(
     q{SELECT count(*) FROM mcp.query_logs WHERE query_type = 'weighted' AND $1 = ANY (datasets_used) AND success},
     undef, $dataset_id);

@@ -30,6 +30,12 @@ function psql(sql, vars = {}) {
   return execFileSync('psql', args, { input: sql, encoding: 'utf8' }).trim();
 }
 
+// psql over the query log: rows still queued for the log writer are written first, in a
+// statement of their own (so the query after it sees them).
+function psqlLog(sql, vars = {}) {
+  return psql(`DO $$BEGIN PERFORM mcp.flush_query_log(); END$$;\n${sql}`, vars);
+}
+
 function newKey(name, role = 'reader') {
   return psql("SELECT mcp.create_api_key(:'name', :'role')", { name, role });
 }
@@ -173,4 +179,4 @@ async function call2026(url, method, params = {}, { headers = {}, meta = {}, key
   return { status: response.status, headers: response.headers, json, text };
 }
 
-module.exports = { env, psql, newKey, startBridge, post, initialize, sdkClient, waitFor, waitForStatus, api, call2026 };
+module.exports = { env, psql, psqlLog, newKey, startBridge, post, initialize, sdkClient, waitFor, waitForStatus, api, call2026 };

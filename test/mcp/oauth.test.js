@@ -13,7 +13,7 @@ const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
 const { StdioClientTransport } = require('@modelcontextprotocol/sdk/client/stdio.js');
 const { auth, UnauthorizedError } = require('@modelcontextprotocol/sdk/client/auth.js');
-const { env, psql, startBridge, waitFor } = require('./harness.js');
+const { env, psql, psqlLog, startBridge, waitFor } = require('./harness.js');
 const { freePort, MemoryProvider, launchChromium } = require('./oauth_support.js');
 
 const CALLBACK = 'http://127.0.0.1:7/oauth/callback';  // never listened on: the browser's visit is intercepted
@@ -132,12 +132,12 @@ test('the SDK signs a person in (discovery, registration, PKCE, consent, token) 
   assert.ok(!resources.resources.some((r) => r.uri.includes(`/datasets/${otherDataset}/`)), 'resources too');
   await client.close();
 
-  const logged = psql(`SELECT count(*) FROM mcp.query_logs l JOIN mcp.users u ON u.id = l.user_id
+  const logged = psqlLog(`SELECT count(*) FROM mcp.query_logs l JOIN mcp.users u ON u.id = l.user_id
                         JOIN mcp.oauth_clients c ON c.id = l.oauth_client_id
                        WHERE u.login = :'login' AND c.client_id = :'client' AND l.success`,
                       { login: LOGIN, client: provider.saved.client.client_id });
   assert.ok(Number(logged) >= 1, 'the query log names the person and the OAuth client');
-  const refused = psql(`SELECT count(*) FROM mcp.query_logs l JOIN mcp.users u ON u.id = l.user_id
+  const refused = psqlLog(`SELECT count(*) FROM mcp.query_logs l JOIN mcp.users u ON u.id = l.user_id
                         WHERE u.login = :'login' AND NOT l.success AND :'id'::integer = ANY (l.datasets_used)`,
                        { login: LOGIN, id: otherDataset });
   assert.ok(Number(refused) >= 1, 'and the refused query');
@@ -352,7 +352,7 @@ test('mcp-remote, the stdio proxy of desktop clients, signs in the same way', as
     assert.deepEqual(listed.structuredContent.datasets.map((d) => d.name), ['demo_panel']);
     const counted = await client.callTool({ name: 'execute_query', arguments: { dataset_id: env.datasetId, sql: 'SELECT count(*) AS n FROM panelists' } });
     assert.equal(counted.isError, false, JSON.stringify(counted));
-    const clients = psql(`SELECT string_agg(DISTINCT c.client_name, ',') FROM mcp.query_logs l JOIN mcp.oauth_clients c ON c.id = l.oauth_client_id
+    const clients = psqlLog(`SELECT string_agg(DISTINCT c.client_name, ',') FROM mcp.query_logs l JOIN mcp.oauth_clients c ON c.id = l.oauth_client_id
                            JOIN mcp.users u ON u.id = l.user_id WHERE u.login = :'login'`, { login: LOGIN });
     assert.match(clients, /MCP CLI/, 'the log names mcp-remote as the OAuth client');
   } finally {

@@ -16,7 +16,7 @@ const path = require('node:path');
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
 const { UnauthorizedError } = require('@modelcontextprotocol/sdk/client/auth.js');
-const { env, psql, startBridge, waitFor } = require('./harness.js');
+const { env, psql, psqlLog, startBridge, waitFor } = require('./harness.js');
 const { freePort, MemoryProvider, launchChromium } = require('./oauth_support.js');
 
 const CALLBACK = 'http://127.0.0.1:7/oauth/callback';  // never listened on: the browser's visit is intercepted
@@ -198,7 +198,7 @@ test('the SDK signs in with its metadata document URL as client_id and calls too
   assert.equal(row.confidential, false);
   assert.equal(Number(psql(`SELECT extract(epoch FROM document_expires_at - document_fetched_at)::integer FROM mcp.oauth_clients WHERE client_id = :'url'`, { url })),
                300, 'kept for the max-age of its Cache-Control');
-  const logged = psql(`SELECT count(*) FROM mcp.query_logs l JOIN mcp.oauth_clients c ON c.id = l.oauth_client_id
+  const logged = psqlLog(`SELECT count(*) FROM mcp.query_logs l JOIN mcp.oauth_clients c ON c.id = l.oauth_client_id
                         WHERE c.client_id = :'url' AND l.success`, { url });
   assert.ok(Number(logged) >= 1, 'the query log names the client');
 });

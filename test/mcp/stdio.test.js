@@ -5,7 +5,7 @@ const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StdioClientTransport } = require('@modelcontextprotocol/sdk/client/stdio.js');
-const { env, newKey, psql } = require('./harness.js');
+const { env, newKey, psql, psqlLog } = require('./harness.js');
 
 function stdioTransport(key) {
   return new StdioClientTransport({
@@ -39,7 +39,7 @@ test('an SDK client talks to mcp-bridge --stdio', async (t) => {
   const [ping1, ping2] = await Promise.all([client.ping(), client.ping()]);
   assert.deepEqual([ping1, ping2], [{}, {}], 'requests may overlap');
   assert.deepEqual(errors, [], 'stdout carried nothing but MCP messages');
-  const logged = psql("SELECT count(*) FROM mcp.query_logs WHERE client_name = 'stdio-desktop' AND client_version = '3.1.4'");
+  const logged = psqlLog("SELECT count(*) FROM mcp.query_logs WHERE client_name = 'stdio-desktop' AND client_version = '3.1.4'");
   assert.equal(logged, '1', 'the stdio client is named in the query log');
 });
 
