@@ -10,13 +10,21 @@ namespace mcp::ext {
 
 namespace {
 
+int hex_value(char digit) {
+    if (digit >= '0' && digit <= '9') return digit - '0';
+    if (digit >= 'a' && digit <= 'f') return digit - 'a' + 10;
+    if (digit >= 'A' && digit <= 'F') return digit - 'A' + 10;
+    return 0;
+}
+
+// Every call reads the ciphertext: decoded in place, no string per byte.
 std::vector<unsigned char> from_hex_bytea(const std::string& text) {
     // bytea's text output is \x followed by hex digits.
     std::vector<unsigned char> bytes;
     if (text.size() < 2 || text[0] != '\\' || text[1] != 'x') return bytes;
     bytes.reserve((text.size() - 2) / 2);
     for (size_t i = 2; i + 1 < text.size(); i += 2)
-        bytes.push_back(static_cast<unsigned char>(std::strtoul(text.substr(i, 2).c_str(), nullptr, 16)));
+        bytes.push_back(static_cast<unsigned char>(hex_value(text[i]) << 4 | hex_value(text[i + 1])));
     return bytes;
 }
 
