@@ -240,10 +240,6 @@ const char* insert_sql(bool updated_schema) { return updated_schema ? kInsert : 
 
 const char* updated_schema_sql() { return kUpdatedLog; }
 
-void insert_rows(const std::string& entries_array_json) {
-    spi::query_saved(insert_statement(), {entries_array_json});
-}
-
 bool may_queue() {
     return query_log_queue::enabled() && GetTopTransactionIdIfAny() == InvalidTransactionId;
 }
@@ -260,7 +256,7 @@ void write(const std::vector<std::string>& entries_json, bool may_queue) {
     array += ']';
     if (own == 0) return;
     if (may_queue) query_log_queue::count_written_by_caller(own);
-    insert_rows(array);
+    spi::query_saved(insert_statement(), {array});
 }
 
 void write_autonomously(const std::string& entry_json) {

@@ -52,9 +52,6 @@ void write(const std::vector<std::string>& entries_json, bool may_queue);
 // through the queue). Falls back to a WARNING when no background worker slot is free.
 void write_autonomously(const std::string& entry_json);
 
-// Inserts a JSON array of entries in the current transaction.
-void insert_rows(const std::string& entries_array_json);
-
 // The INSERT of a JSON array of entries ($1) for a database whose extension is updated, or
 // not yet (0.1.0's columns); and the query that tells which (one boolean).
 const char* insert_sql(bool updated_schema);

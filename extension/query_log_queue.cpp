@@ -253,29 +253,6 @@ bool ensure_writer(Queue** found) {
 
 // --- waiting ----------------------------------------------------------------------------
 
-// Writes everything queued for this database in the current transaction: for a flush that
-// finds no writer able to do it.
-void write_queued_here(Queue* queue) {
-    StringInfoData array;
-    int* starts = nullptr;
-    int* ends = nullptr;
-    int count = 0;
-    pg_call([&] {
-        initStringInfo(&array);
-        LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-        count = queue->database == MyDatabaseId ? take_all(queue, &array, &starts, &ends) : 0;
-        LWLockRelease(shared->lock);
-    });
-    if (count == 0) return;
-    query_log::insert_rows(std::string(array.data, static_cast<size_t>(array.len)));
-    pg_call([&] {
-        LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-        queue->written += static_cast<uint64>(count);
-        LWLockRelease(shared->lock);
-        ConditionVariableBroadcast(&queue->written_changed);
-    });
-}
-
 // Wakes this database's writer if it sleeps: someone waits for its rows.
 void wake_writer() {
     Latch* wake = nullptr;
@@ -422,19 +399,27 @@ Datum flush_query_log(FunctionCallInfo) {
     const TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), kFlushPatienceMs);
     wake_writer();
     for (;;) {
-        Wait outcome = sleep_until_written(target, deadline, &queue);
+        const Wait outcome = sleep_until_written(target, deadline, &queue);
         if (outcome == Wait::written) break;
-        if (outcome == Wait::timed_out) {
-            pg_call([&] {
-                ereport(WARNING, (errmsg("the query log writer has not written %lu queued rows after %ld s",
-                                         static_cast<unsigned long>(pending), kFlushPatienceMs / 1000),
-                                  errhint("They stay queued; see the server log for the writer's errors.")));
-            });
-            break;
+        const bool past_deadline = GetCurrentTimestamp() >= deadline;
+        if (outcome == Wait::no_writer && !past_deadline) {
+            // Start one; when none can start (no worker slot), try again shortly. The rows
+            // stay queued either way: writing them here could lose them with this transaction.
+            Queue* found = nullptr;
+            if (!ensure_writer(&found))
+                pg_call([] {
+                    (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100, PG_WAIT_EXTENSION);
+                    ResetLatch(MyLatch);
+                    CHECK_FOR_INTERRUPTS();
+                });
+            continue;
         }
-        // No writer: start one, or write the rows here when none can start.
-        Queue* found = nullptr;
-        if (!ensure_writer(&found) && found != nullptr) write_queued_here(found);
+        pg_call([&] {
+            ereport(WARNING, (errmsg("the query log writer has not written %lu queued rows after %ld s",
+                                     static_cast<unsigned long>(pending), kFlushPatienceMs / 1000),
+                              errhint("They stay queued for the writer; see the server log for its errors.")));
+        });
+        break;
     }
     return Int64GetDatum(static_cast<int64>(pending));
 }
