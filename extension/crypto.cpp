@@ -234,4 +234,17 @@ SecretString decrypt(const Key& key, const unsigned char* sealed, size_t length)
     return result;
 }
 
+std::vector<unsigned char> bytes_from_bytea_text(const std::string& text) {
+    std::vector<unsigned char> bytes;
+    if (text.size() < 2 || text[0] != '\\' || text[1] != 'x' || text.size() % 2 != 0) return {};
+    bytes.reserve((text.size() - 2) / 2);
+    for (size_t i = 2; i < text.size(); i += 2) {
+        const int high = hex_value(text[i]);
+        const int low = hex_value(text[i + 1]);
+        if (high < 0 || low < 0) return {};
+        bytes.push_back(static_cast<unsigned char>(high << 4 | low));
+    }
+    return bytes;
+}
+
 }  // namespace mcp::ext::crypto

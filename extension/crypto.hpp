@@ -46,4 +46,8 @@ SecretString decrypt(const Key& key, const unsigned char* sealed, size_t length)
 // The hex key id a ciphertext was sealed with; throws PgError if it is not our format.
 std::string key_id_of(const unsigned char* sealed, size_t length);
 
+// A bytea column's text form (\x and hex digits, as SPI returns a stored ciphertext) as bytes;
+// empty when the text is not of that form.
+std::vector<unsigned char> bytes_from_bytea_text(const std::string& text);
+
 }  // namespace mcp::ext::crypto

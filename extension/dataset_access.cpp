@@ -8,28 +8,6 @@
 
 namespace mcp::ext {
 
-namespace {
-
-int hex_value(char digit) {
-    if (digit >= '0' && digit <= '9') return digit - '0';
-    if (digit >= 'a' && digit <= 'f') return digit - 'a' + 10;
-    if (digit >= 'A' && digit <= 'F') return digit - 'A' + 10;
-    return 0;
-}
-
-// Every call reads the ciphertext: decoded in place, no string per byte.
-std::vector<unsigned char> from_hex_bytea(const std::string& text) {
-    // bytea's text output is \x followed by hex digits.
-    std::vector<unsigned char> bytes;
-    if (text.size() < 2 || text[0] != '\\' || text[1] != 'x') return bytes;
-    bytes.reserve((text.size() - 2) / 2);
-    for (size_t i = 2; i + 1 < text.size(); i += 2)
-        bytes.push_back(static_cast<unsigned char>(hex_value(text[i]) << 4 | hex_value(text[i + 1])));
-    return bytes;
-}
-
-}  // namespace
-
 DatasetRecord load_dataset(int dataset_id) {
     std::vector<spi::Row> rows;
     try {
@@ -37,7 +15,8 @@ DatasetRecord load_dataset(int dataset_id) {
             "SELECT d.id, d.name, d.status, d.credential_version, d.connection_ciphertext, "
             "       d.weight_column_name, d.user_id_column_name, d.user_table_name, "
             "       EXISTS (SELECT 1 FROM mcp.dataset_role_defaults r WHERE r.dataset_id = d.id) "
-            "    OR EXISTS (SELECT 1 FROM mcp.dataset_role_mappings m WHERE m.dataset_id = d.id) "
+            "    OR EXISTS (SELECT 1 FROM mcp.dataset_role_mappings m WHERE m.dataset_id = d.id), "
+            "       d.estimated_row_count "
             "  FROM mcp.datasets d "
             " WHERE d.id = $1::integer AND mcp._may_use_dataset(d.id)",
             {std::to_string(dataset_id)}, true);
@@ -60,10 +39,11 @@ DatasetRecord load_dataset(int dataset_id) {
     record.name = *row[1];
     record.status = *row[2];
     record.credential_version = std::atoi(row[3]->c_str());
-    record.ciphertext = from_hex_bytea(*row[4]);
+    record.ciphertext = crypto::bytes_from_bytea_text(*row[4]);
     record.weight_column = row[5];
     record.user_id_column = row[6];
     record.user_table = row[7];
+    if (row[9]) record.estimated_rows = std::atof(row[9]->c_str());
     // Most datasets map no roles: only those that do pay for working out the caller's.
     if (row[8] == "t") {
         auto role = spi::query_saved(
@@ -79,11 +59,14 @@ DatasetRecord load_dataset(int dataset_id) {
     return record;
 }
 
-RemoteConnection connect_dataset(const DatasetRecord& dataset) {
+ConnectionParams dataset_params(const DatasetRecord& dataset) {
     crypto::Key key = crypto::load_configured_key();
     SecretString conninfo = crypto::decrypt(key, dataset.ciphertext.data(), dataset.ciphertext.size());
-    ConnectionParams params = ConnectionParams::parse(conninfo.view(), true);
-    return RemoteConnection::open(params, dataset.name, true);
+    return ConnectionParams::parse(conninfo.view(), true);
+}
+
+RemoteConnection connect_dataset(const DatasetRecord& dataset) {
+    return RemoteConnection::open(dataset_params(dataset), dataset.name, true);
 }
 
 }  // namespace mcp::ext

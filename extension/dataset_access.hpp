@@ -19,6 +19,7 @@ struct DatasetRecord {
     std::optional<std::string> weight_column;
     std::optional<std::string> user_id_column;
     std::optional<std::string> user_table;
+    double estimated_rows = -1;  // from the last profile; -1 when unknown
     // The database role the caller's queries run as (mcp._dataset_role): the statement that
     // sets it inside the read-only transaction, empty for the connection's own role; or why
     // the caller may not query the dataset at all.
@@ -34,7 +35,11 @@ struct DatasetRecord {
 // (mcp._may_use_dataset): the two are told apart by nobody.
 DatasetRecord load_dataset(int dataset_id);
 
-// Decrypts the stored connection string with the configured key and connects.
+// The dataset's connection parameters: its stored connection string, decrypted with the
+// configured key.
+ConnectionParams dataset_params(const DatasetRecord& dataset);
+
+// Connects with dataset_params(dataset).
 RemoteConnection connect_dataset(const DatasetRecord& dataset);
 
 }  // namespace mcp::ext

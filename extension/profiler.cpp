@@ -593,13 +593,6 @@ ColumnProfile* TableProfile::column(const std::string& column_name) {
     return nullptr;
 }
 
-// The dataset's connection parameters, for connections opened alongside the first.
-std::unique_ptr<ConnectionParams> dataset_params(const DatasetRecord& dataset) {
-    crypto::Key key = crypto::load_configured_key();
-    SecretString conninfo = crypto::decrypt(key, dataset.ciphertext.data(), dataset.ciphertext.size());
-    return std::make_unique<ConnectionParams>(ConnectionParams::parse(conninfo.view(), true));
-}
-
 void run_profile_job(jobs::JobContext& context) {
     auto started = Clock::now();
     PhaseTimes times;
@@ -611,9 +604,7 @@ void run_profile_job(jobs::JobContext& context) {
     DatasetRecord dataset = times.time("load_dataset", [&] {
         context.tx.begin();
         DatasetRecord record = load_dataset(context.job.dataset_id);
-        auto rows = spi::query_value("SELECT d.estimated_row_count FROM mcp.datasets d WHERE d.id = $1::integer",
-                                     {std::to_string(context.job.dataset_id)});
-        last_rows = rows ? std::atof(rows->c_str()) : -1;
+        last_rows = record.estimated_rows;
         jobs::skip_flush_wait();
         spi::query("SELECT mcp._job_progress($1::bigint, $2::integer, $3::jsonb)",
                    {job_id, attempt, progress_json("connecting", 0, 0, "")});
@@ -633,10 +624,9 @@ void run_profile_job(jobs::JobContext& context) {
     auto open_extra = [&](double rows) {
         const int wanted = std::min<int>(jobs_settings::profile_connections,
                                          1 + static_cast<int>(rows / kRowsPerExtraConnection));
-        if (wanted <= 1 + extra_started) return;
         while (1 + extra_started < wanted) {
             ++extra_started;
-            if (!runner.add_connection(dataset_params(dataset), dataset.name)) break;
+            if (!runner.add_connection(std::make_unique<ConnectionParams>(dataset_params(dataset)), dataset.name)) break;
         }
     };
     if (last_rows >= kRowsPerExtraConnection) open_extra(last_rows);
