@@ -310,17 +310,6 @@ std::string answer_json(const Outcome& outcome, double elapsed_ms) {
     return with_fields(outcome.result_json, timing_fields(outcome, elapsed_ms));
 }
 
-// When the caller's transaction has written nothing before us, its commit will only carry our
-// log row (and cache entry): let that commit skip the WAL flush (mcp_analytics.async_log_commit).
-void relax_commit_if_only_logging() {
-    if (!executor_settings::async_log_commit) return;
-    if (GetTopTransactionIdIfAny() != InvalidTransactionId) return;
-    pg_call([] {
-        set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
-                          GUC_ACTION_LOCAL, true, 0, false);
-    });
-}
-
 format::Kind parse_format(const std::string& name) {
     auto kind = format::parse_kind(name);
     if (!kind) bad_argument("format must be markdown, csv or json, not \"" + name + "\"");
@@ -350,8 +339,7 @@ Datum execute_query(FunctionCallInfo fcinfo) {
     request.max_rows = checked_max_rows(PG_GETARG_INT32(2));
     request.format = parse_format(text_argument(fcinfo, 3));
     std::string context = query_log::normalize_context(jsonb_argument_text(fcinfo, 4));
-    const bool log_may_queue = query_log::may_queue();
-    relax_commit_if_only_logging();
+    const bool log_may_queue = query_log::transaction_wrote_nothing();
     arguments_timing.reset();
 
     Outcome outcome;
@@ -430,8 +418,7 @@ Datum execute_multi_query(FunctionCallInfo fcinfo) {
     if (concurrency < 1 || concurrency > kMaxMultiQueries)
         bad_argument("max_concurrency must be between 1 and 30, not " + std::to_string(concurrency));
     std::string context = query_log::normalize_context(jsonb_argument_text(fcinfo, 2));
-    const bool log_may_queue = query_log::may_queue();
-    relax_commit_if_only_logging();
+    const bool log_may_queue = query_log::transaction_wrote_nothing();
 
     std::vector<Outcome> outcomes(requests.size());
     std::vector<Prepared> prepared;

@@ -2,6 +2,7 @@
 
 #include "caller.hpp"
 #include "dynamic_worker.hpp"
+#include "executor_settings.hpp"
 #include "pg_guard.hpp"
 #include "query_log_queue.hpp"
 #include "spi.hpp"
@@ -240,12 +241,11 @@ const char* insert_sql(bool updated_schema) { return updated_schema ? kInsert : 
 
 const char* updated_schema_sql() { return kUpdatedLog; }
 
-bool may_queue() {
-    return query_log_queue::enabled() && GetTopTransactionIdIfAny() == InvalidTransactionId;
-}
+bool transaction_wrote_nothing() { return GetTopTransactionIdIfAny() == InvalidTransactionId; }
 
-void write(const std::vector<std::string>& entries_json, bool may_queue) {
+void write(const std::vector<std::string>& entries_json, bool wrote_nothing_before) {
     if (entries_json.empty()) return;
+    const bool may_queue = wrote_nothing_before && query_log_queue::enabled();
     std::string array = "[";
     long own = 0;
     for (const std::string& entry : entries_json) {
@@ -256,6 +256,13 @@ void write(const std::vector<std::string>& entries_json, bool may_queue) {
     array += ']';
     if (own == 0) return;
     if (may_queue) query_log_queue::count_written_by_caller(own);
+    // The commit then carries nothing but these rows (and the call's cache entry, unlogged):
+    // it need not wait for the WAL flush (mcp_analytics.async_log_commit).
+    if (wrote_nothing_before && executor_settings::async_log_commit)
+        pg_call([] {
+            set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true,
+                              0, false);
+        });
     spi::query_saved(insert_statement(), {array});
 }
 

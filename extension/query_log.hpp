@@ -38,15 +38,16 @@ std::string request_context(const std::string& fallback_tool);
 // context object (client name and version, user agent, session, API key id).
 std::string to_json(const Entry& entry, const std::string& context_json);
 
-// Whether a call starting now may queue its log rows: the queue is on and the current
-// transaction has written nothing yet. A transaction that writes keeps its log rows with the
-// rest of its work (they commit or roll back together); one that only reads hands them to
-// the queue and stays read-only. Ask before the call writes anything itself (the cache).
-bool may_queue();
+// Whether the current transaction has written nothing yet. Asked when a call starts, before
+// it writes anything itself (the cache), it decides where the call's log rows go (write()).
+bool transaction_wrote_nothing();
 
-// Logs the entries of a call that succeeded: queued when `may_queue` (asked when the call
-// started), else inserted in the current transaction (one statement for all of them).
-void write(const std::vector<std::string>& entries_json, bool may_queue);
+// Logs the entries of a call that succeeded. When the transaction had written nothing before
+// the call (`wrote_nothing_before`, asked when it started), they go to the queue and the
+// transaction stays read-only; else, and when the queue cannot take them, they are inserted
+// in the current transaction (one statement), which commits or rolls back with the rest of
+// its work.
+void write(const std::vector<std::string>& entries_json, bool wrote_nothing_before);
 
 // Logs one entry in a transaction of its own, waiting until it is committed (at most 5 s
 // through the queue). Falls back to a WARNING when no background worker slot is free.

@@ -164,6 +164,13 @@ void forget_stale_state(Queue* queue, TimestampTz now) {
         queue->state = State::none;
 }
 
+// The latch to set to wake the queue's writer, if it sleeps (then it counts as awake).
+Latch* writer_to_wake(Queue* queue) {
+    if (!queue->writer_sleeping) return nullptr;
+    queue->writer_sleeping = false;
+    return queue->writer_latch;
+}
+
 Size used_bytes(const Queue* queue) { return static_cast<Size>(queue->head - queue->tail); }
 
 void ring_copy_in(Queue* queue, const void* data, Size length) {
@@ -259,10 +266,7 @@ void wake_writer() {
     pg_call([&] {
         LWLockAcquire(shared->lock, LW_EXCLUSIVE);
         Queue* queue = find_queue(MyDatabaseId, false);
-        if (queue != nullptr && queue->writer_sleeping) {
-            wake = queue->writer_latch;
-            queue->writer_sleeping = false;
-        }
+        if (queue != nullptr) wake = writer_to_wake(queue);
         LWLockRelease(shared->lock);
         if (wake != nullptr) SetLatch(wake);
     });
@@ -346,11 +350,8 @@ std::optional<std::uint64_t> enqueue(const std::string& entry_json, bool wake_no
                 ring_copy_in(queue, entry_json.data(), entry_json.size());
                 sequence = ++queue->queued;
             }
-            if (queue->writer_sleeping &&
-                (wake_now || !sequence || used_bytes(queue) >= shared->ring_bytes / 2)) {
-                wake = queue->writer_latch;
-                queue->writer_sleeping = false;
-            }
+            if (wake_now || !sequence || used_bytes(queue) >= shared->ring_bytes / 2)
+                wake = writer_to_wake(queue);
         }
         LWLockRelease(shared->lock);
         if (wake != nullptr) SetLatch(wake);

@@ -12,8 +12,6 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
-#include "utils/lsyscache.h"
-#include "utils/regproc.h"
 #include "utils/syscache.h"
 }
 

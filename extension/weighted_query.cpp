@@ -174,17 +174,28 @@ std::string sqlstate_text(int sqlstate) {
 // A call refused before it reaches the dataset (no such or ungranted dataset, not live, no
 // role for the caller, a bad spec, the guard) is logged like a failed query: the log shows
 // every call. Its text is the spec, as no statement was compiled.
-void log_refusal(int dataset_id, FunctionCallInfo fcinfo, const PgError& error,
-                 const std::string& context) {
+// The log entry of a weighted_query call on a dataset (its text: the statement, or the spec).
+query_log::Entry weighted_entry(int dataset_id, std::string text) {
     query_log::Entry entry;
-    entry.query_text = PG_ARGISNULL(1) ? std::string("(no spec)") : spec_argument(fcinfo, 1);
+    entry.query_text = std::move(text);
     entry.query_type = "weighted";
     entry.datasets_used = {dataset_id};
     entry.response_format = "json";
+    return entry;
+}
+
+// Logs a failed call in a transaction of its own (the error that follows cannot undo it).
+void log_failure(query_log::Entry entry, const std::string& message, int sqlstate, const std::string& context) {
     entry.success = false;
-    entry.error_message = error.what();
-    entry.error_sqlstate = sqlstate_text(error.sqlstate());
+    entry.error_message = message;
+    entry.error_sqlstate = sqlstate_text(sqlstate);
     query_log::write_autonomously(query_log::to_json(entry, context));
+}
+
+void log_refusal(int dataset_id, FunctionCallInfo fcinfo, const PgError& error,
+                 const std::string& context) {
+    log_failure(weighted_entry(dataset_id, PG_ARGISNULL(1) ? std::string("(no spec)") : spec_argument(fcinfo, 1)),
+                error.what(), error.sqlstate(), context);
 }
 
 Datum weighted_query(FunctionCallInfo fcinfo) {
@@ -193,7 +204,7 @@ Datum weighted_query(FunctionCallInfo fcinfo) {
                       "List the datasets with the list_datasets tool or mcp.datasets().");
     const int dataset_id = PG_GETARG_INT32(0);
     const std::string context = query_log::request_context("weighted_query");
-    const bool log_may_queue = query_log::may_queue();
+    const bool log_may_queue = query_log::transaction_wrote_nothing();
     executor::Job job;
     CompiledQuery query;
     try {
@@ -222,18 +233,11 @@ Datum weighted_query(FunctionCallInfo fcinfo) {
     std::vector<executor::Job*> jobs{&job};
     executor::run(jobs, 1);
 
-    query_log::Entry entry;
-    entry.query_text = query.sql;
-    entry.query_type = "weighted";
-    entry.datasets_used = {dataset_id};
+    query_log::Entry entry = weighted_entry(dataset_id, query.sql);
     entry.execution_time_ms = job.elapsed_ms;
-    entry.response_format = "json";
     if (!job.ok) {
         dataset_role::explain(job.dataset, job.failure);
-        entry.success = false;
-        entry.error_message = job.failure.message;
-        entry.error_sqlstate = sqlstate_text(job.failure.sqlstate);
-        query_log::write_autonomously(query_log::to_json(entry, context));
+        log_failure(entry, job.failure.message, job.failure.sqlstate, context);
         throw explained(job.failure.sqlstate, job.failure.message, job.failure.detail,
                         job.failure.hint);
     }
