@@ -55,6 +55,6 @@ SELECT mcp.reset_setting('oauth.client_metadata_documents') IS NOT NULL AS back_
 SELECT matches(mcp.oauth_authorize(jsonb_build_object('client_id', 'https://127.0.0.1:1/client.json', 'response_type', 'code',
                                                       'redirect_uri', 'http://127.0.0.1:7/cb'), 'https://mcp.example', 'https://mcp.example/mcp') ->> 'message',
                'not on a public address \(The host name resolves to 127\.0\.0\.1', 'a document on the loopback interface is refused by default, before any connection');
-SELECT is((SELECT count(*) FROM mcp.oauth_clients WHERE registration = 'metadata_document'), 0::bigint, 'refused documents leave no client behind');
+SELECT is((SELECT count(*) FROM mcp.oauth_clients WHERE client_id = 'https://127.0.0.1:1/client.json'), 0::bigint, 'refused documents leave no client behind');
 SELECT * FROM finish();
 ROLLBACK;
