@@ -26,6 +26,7 @@ extern "C" {
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -243,27 +244,138 @@ const char* updated_schema_sql() { return kUpdatedLog; }
 
 bool transaction_wrote_nothing() { return GetTopTransactionIdIfAny() == InvalidTransactionId; }
 
-void write(const std::vector<std::string>& entries_json, bool wrote_nothing_before) {
-    if (entries_json.empty()) return;
-    const bool may_queue = wrote_nothing_before && query_log_queue::enabled();
+namespace {
+
+// The commit of a transaction that wrote nothing but log rows (and the call's cache entry,
+// unlogged) need not wait for the WAL flush (mcp_analytics.async_log_commit).
+void relax_commit() {
+    if (!executor_settings::async_log_commit) return;
+    pg_call([] {
+        set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
+                          false);
+    });
+}
+
+// Inserts the entries in the current transaction, in one statement.
+void insert_entries(const std::vector<std::string>& entries_json) {
     std::string array = "[";
-    long own = 0;
-    for (const std::string& entry : entries_json) {
-        if (may_queue && query_log_queue::enqueue(entry)) continue;
-        if (own++) array += ',';
-        array += entry;
+    for (std::size_t i = 0; i < entries_json.size(); ++i) {
+        if (i > 0) array += ',';
+        array += entries_json[i];
     }
     array += ']';
-    if (own == 0) return;
-    if (may_queue) query_log_queue::count_written_by_caller(own);
-    // The commit then carries nothing but these rows (and the call's cache entry, unlogged):
-    // it need not wait for the WAL flush (mcp_analytics.async_log_commit).
-    if (wrote_nothing_before && executor_settings::async_log_commit)
-        pg_call([] {
-            set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true,
-                              0, false);
-        });
     spi::query_saved(insert_statement(), {array});
+}
+
+// --- rows that wait for their transaction's commit ------------------------------------------
+//
+// A call's row goes to the queue only when the call's transaction commits, as an inserted row
+// would only be seen then. A call whose transaction aborts (an error after the call, ROLLBACK,
+// a session terminated before its commit) leaves no row: the bridge logs a call that never got
+// its answer itself, and a row queued by the call would then be there twice.
+
+struct StagedEntry {
+    std::string json;
+    SubTransactionId subtransaction;  // the entry goes if this one aborts
+};
+
+std::vector<StagedEntry> staged;
+Oid staged_by = InvalidOid;  // who the logging function ran as: the extension's owner
+bool callbacks_registered = false;
+
+// Inserts what the queue could not take, still inside the committing transaction, as the
+// user the call's SECURITY DEFINER function ran as and with its search_path: the session's
+// own user may not insert into mcp.query_logs. An error aborts the transaction, which
+// restores both.
+void insert_as_logger(const std::vector<std::string>& entries_json) {
+    const bool wrote_nothing = transaction_wrote_nothing();
+    Oid session_user = InvalidOid;
+    int security_context = 0;
+    GetUserIdAndSecContext(&session_user, &security_context);
+    const int nest_level = pg_call([] { return NewGUCNestLevel(); });
+    SetUserIdAndSecContext(staged_by, security_context | SECURITY_LOCAL_USERID_CHANGE);
+    pg_call([] {
+        set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+                          0, false);
+    });
+    // The statement has ended: the INSERT (and the schema check before it) needs a snapshot.
+    pg_call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
+    insert_entries(entries_json);
+    pg_call([&] {
+        PopActiveSnapshot();
+        AtEOXact_GUC(true, nest_level);
+    });
+    SetUserIdAndSecContext(session_user, security_context);
+    if (wrote_nothing) relax_commit();
+}
+
+// At the commit: each staged entry to the queue, the rest inserted. At a PREPARE TRANSACTION
+// all are inserted, so that they commit or roll back with the prepared transaction.
+void write_staged(bool queue) {
+    std::vector<StagedEntry> entries;
+    entries.swap(staged);
+    std::vector<std::string> own;
+    for (StagedEntry& entry : entries)
+        if (!queue || !query_log_queue::enqueue(entry.json)) own.push_back(std::move(entry.json));
+    if (own.empty()) return;
+    if (queue) query_log_queue::count_written_by_caller(static_cast<long>(own.size()));
+    insert_as_logger(own);
+}
+
+void on_transaction(XactEvent event, void*) {
+    switch (event) {
+        case XACT_EVENT_PRE_COMMIT:
+        case XACT_EVENT_PRE_PREPARE:
+            if (staged.empty()) return;
+            // An error here (the INSERT of what the queue could not take) aborts the commit.
+            sql_entry([&] {
+                write_staged(event == XACT_EVENT_PRE_COMMIT);
+                return Datum(0);
+            });
+            return;
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PARALLEL_ABORT:
+            staged.clear();
+            return;
+        default:
+            return;
+    }
+}
+
+void on_subtransaction(SubXactEvent event, SubTransactionId subtransaction, SubTransactionId parent, void*) {
+    if (event == SUBXACT_EVENT_ABORT_SUB) {
+        staged.erase(std::remove_if(staged.begin(), staged.end(),
+                                    [&](const StagedEntry& entry) { return entry.subtransaction >= subtransaction; }),
+                     staged.end());
+    } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
+        for (StagedEntry& entry : staged)
+            if (entry.subtransaction == subtransaction) entry.subtransaction = parent;
+    }
+}
+
+void stage(const std::vector<std::string>& entries_json) {
+    if (!callbacks_registered) {
+        pg_call([] {
+            RegisterXactCallback(on_transaction, nullptr);
+            RegisterSubXactCallback(on_subtransaction, nullptr);
+        });
+        callbacks_registered = true;
+    }
+    staged_by = GetUserId();
+    const SubTransactionId subtransaction = GetCurrentSubTransactionId();
+    for (const std::string& entry : entries_json) staged.push_back({entry, subtransaction});
+}
+
+}  // namespace
+
+void write(const std::vector<std::string>& entries_json, bool wrote_nothing_before) {
+    if (entries_json.empty()) return;
+    if (wrote_nothing_before && query_log_queue::enabled()) {
+        stage(entries_json);
+        return;
+    }
+    if (wrote_nothing_before) relax_commit();
+    insert_entries(entries_json);
 }
 
 void write_autonomously(const std::string& entry_json) {

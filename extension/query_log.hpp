@@ -1,8 +1,8 @@
 // One row in mcp.query_logs per client query, success or failure. A success is queued for the
-// log writer when the caller's transaction writes nothing else (query_log_queue.hpp), else
-// written in that transaction; a failure is written in a transaction of its own (the queue's
-// writer, or a short-lived background worker without one), so that the error that follows
-// cannot roll the row back.
+// log writer when the caller's transaction commits having written nothing else
+// (query_log_queue.hpp), else written in that transaction; a failure is written in a
+// transaction of its own (the queue's writer, or a short-lived background worker without
+// one), so that the error that follows cannot roll the row back.
 #pragma once
 
 #include <string>
@@ -43,10 +43,11 @@ std::string to_json(const Entry& entry, const std::string& context_json);
 bool transaction_wrote_nothing();
 
 // Logs the entries of a call that succeeded. When the transaction had written nothing before
-// the call (`wrote_nothing_before`, asked when it started), they go to the queue and the
-// transaction stays read-only; else, and when the queue cannot take them, they are inserted
-// in the current transaction (one statement), which commits or rolls back with the rest of
-// its work.
+// the call (`wrote_nothing_before`, asked when it started), they wait in this backend until
+// the transaction commits and then go to the queue, so the transaction stays read-only; an
+// aborted transaction or subtransaction drops them, as it would drop inserted rows. Else,
+// and for what the queue cannot take at the commit, they are inserted in the current
+// transaction (one statement), which commits or rolls back with the rest of its work.
 void write(const std::vector<std::string>& entries_json, bool wrote_nothing_before);
 
 // Logs one entry in a transaction of its own, waiting until it is committed (at most 5 s

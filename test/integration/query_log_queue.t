@@ -108,6 +108,48 @@ $dbh->rollback;
 $dbh->do('SELECT mcp.flush_query_log()');
 is(logged($dbh, "SELECT 'rolled back'%"), 0, 'and rolled back with it');
 
+# A call in a transaction that wrote nothing: its row waits in the backend until the commit,
+# as an inserted row would, and goes with an abort.
+sub call_in { my ($h, $tag) = @_; return $h->selectrow_array('SELECT mcp.execute_query($1, $2)', undef, $id, "SELECT '$tag' AS tag") }
+$dbh->begin_work;
+$queued_before = queue_status($dbh)->{queued};
+ok(call_in($dbh, 'read then commit'), 'a call in a read-only transaction');
+is(queue_status($dbh)->{queued}, $queued_before, 'its row is not queued before the commit');
+$dbh->commit;
+is(queue_status($dbh)->{queued}, $queued_before + 1, 'the commit queues it');
+$dbh->do('SELECT mcp.flush_query_log()');
+is(logged($dbh, "SELECT 'read then commit'%"), 1, 'and it is logged once');
+
+$dbh->begin_work;
+ok(call_in($dbh, 'read then rollback'), 'a call in a read-only transaction rolled back');
+$dbh->rollback;
+$dbh->do('SELECT mcp.flush_query_log()');
+is(logged($dbh, "SELECT 'read then rollback'%"), 0, 'leaves no row');
+
+$dbh->begin_work;
+$dbh->do('SAVEPOINT before_call');
+ok(call_in($dbh, 'savepoint rolled back'), 'a call in a savepoint');
+$dbh->do('ROLLBACK TO SAVEPOINT before_call');
+$dbh->do('SAVEPOINT kept');
+ok(call_in($dbh, 'savepoint released'), 'a call in a savepoint then released');
+$dbh->do('RELEASE SAVEPOINT kept');
+$dbh->commit;
+$dbh->do('SELECT mcp.flush_query_log()');
+is(logged($dbh, "SELECT 'savepoint rolled back'%"), 0, 'the call of the rolled-back savepoint leaves no row');
+is(logged($dbh, "SELECT 'savepoint released'%"), 1, 'the call of the released savepoint is logged');
+
+# A session terminated after its call but before its commit leaves no row: the bridge, whose
+# call then failed, writes that call's row itself (a queued row would make it two).
+my $victim = connect_db($db);
+$victim->do('SET mcp_analytics.cache_ttl = 0');
+$victim->begin_work;
+ok(call_in($victim, 'terminated before commit'), 'a call in a session about to be terminated');
+my $victim_pid = $victim->{pg_pid};
+ok($dbh->selectrow_array('SELECT pg_terminate_backend($1, 5000)', undef, $victim_pid), 'the session is terminated before it commits');
+$dbh->do('SELECT mcp.flush_query_log()');
+is(logged($dbh, "SELECT 'terminated before commit'%"), 0, 'its call leaves no row');
+{ local $SIG{__WARN__} = sub {}; $victim->disconnect; }
+
 # Many sessions at once: every call logged exactly once.
 my $connect = sub { my $c = connect_db($db); $c->do('SET mcp_analytics.cache_ttl = 0'); return $c };
 is(concurrent_calls($connect, $id, 'burst', 6, 150), 6, 'six sessions made 150 calls each');
@@ -144,6 +186,7 @@ ok(system('psql', '-X', '-q', '-h', "$dir/socket", '-p', $port, '-d', 'postgres'
    'database with the extension');
 my $own = own_db();
 my $own_id = register_live($own, 'own_demo');
+$own->do('CREATE ROLE logq_reader IN ROLE mcp_reader');
 
 is(concurrent_calls(\&own_db, $own_id, 'small', 6, 100), 6, 'six sessions made 100 calls each');
 $own->do('SELECT mcp.flush_query_log()');
@@ -153,15 +196,24 @@ is(logged($own, "SELECT 'small'%"), 600, 'all 600 are logged');
 # their own rows; once it goes on, it writes what was queued. Each call is logged once.
 SKIP: {
     my ($writer) = writer_pids($own, 'logq');
-    skip 'no writer to pause, or not allowed to signal it', 4 unless $writer && kill(0, $writer);
+    skip 'no writer to pause, or not allowed to signal it', 6 unless $writer && kill(0, $writer);
     ok(kill('STOP', $writer), 'the writer is paused');
     my $by_callers = queue_status($own)->{written_by_callers};
     for my $n (1 .. 100) { $own->selectrow_array('SELECT mcp.execute_query($1, $2)', undef, $own_id, "SELECT 'full' AS tag, $n AS n") }
     my $status = queue_status($own);
     cmp_ok($status->{written_by_callers}, '>', $by_callers, ($status->{written_by_callers} - $by_callers) . ' rows written by their callers once the 8 kB were full');
+    # A role that may not insert into mcp.query_logs: the rows the full queue cannot take at
+    # its commits are written as the logging function's owner.
+    my $reader = own_db();
+    $reader->do('SET ROLE logq_reader');
+    my $reader_ok = 0;
+    for my $n (1 .. 20) { $reader_ok++ if $reader->selectrow_array('SELECT mcp.execute_query($1, $2)', undef, $own_id, "SELECT 'full reader' AS tag, $n AS n") }
+    is($reader_ok, 20, 'a reader role made 20 calls while the queue was full') or diag $reader->errstr;
+    $reader->disconnect;
     kill('CONT', $writer);
     $own->do('SELECT mcp.flush_query_log()');
     is(logged($own, "SELECT 'full'%"), 100, 'after it goes on, all 100 calls are logged');
+    is(logged($own, "SELECT 'full reader'%"), 20, "and the reader's 20");
     is($own->selectrow_array(q{SELECT count(DISTINCT query_text) FROM mcp.query_logs WHERE query_text LIKE 'SELECT ''full''%'}), 100, 'each once');
 }
 
