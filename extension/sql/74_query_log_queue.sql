@@ -4,7 +4,7 @@
 CREATE FUNCTION mcp.flush_query_log() RETURNS bigint
 LANGUAGE c VOLATILE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'mcp_flush_query_log';
 COMMENT ON FUNCTION mcp.flush_query_log() IS
-'Waits until every query-log row queued so far for this database is written (at most 10 s, then a WARNING) and returns how many were waiting; run it in its own statement before reading mcp.query_logs directly. The log''s own readers (search_query_logs, the dashboard, the CSV export) do it themselves.';
+'Waits until every query-log row queued so far for this database is written (at most 10 s, then a WARNING) and returns how many were waiting; run it in its own statement before reading mcp.query_logs directly (the rows of calls whose transaction has not committed yet are not queued, and not waited for). The log''s own readers (search_query_logs, the dashboard, the CSV export) do it themselves.';
 
 CREATE FUNCTION mcp.query_log_queue() RETURNS jsonb
 LANGUAGE c VOLATILE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'mcp_query_log_queue';
