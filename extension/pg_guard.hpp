@@ -95,13 +95,15 @@ Datum sql_entry(Body&& body) {
 }
 
 // Calls a PostgreSQL API that may ereport. The result type must be trivially copyable
-// (Datum, pointers, integers): it crosses a setjmp.
+// (Datum, pointers, integers): it crosses a setjmp. The error is copied into
+// `error_context`, by default the current memory context: name one that outlives the
+// current context when that one is deleted on the way out (SPI's, at SPI_finish).
 template <typename Fn>
-auto pg_call(Fn&& fn) -> decltype(fn()) {
+auto pg_call(Fn&& fn, MemoryContext error_context = nullptr) -> decltype(fn()) {
     using Result = decltype(fn());
     static_assert(std::is_void_v<Result> || std::is_trivially_copyable_v<Result>,
                   "pg_call results must be trivially copyable");
-    MemoryContext volatile caller_context = CurrentMemoryContext;
+    MemoryContext volatile caller_context = error_context != nullptr ? error_context : CurrentMemoryContext;
     ErrorData* volatile error = nullptr;
     if constexpr (std::is_void_v<Result>) {
         PG_TRY();

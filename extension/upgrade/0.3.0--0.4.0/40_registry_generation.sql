@@ -1,0 +1,1 @@
+../../sql/79_registry_generation.sql
