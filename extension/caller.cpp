@@ -63,11 +63,16 @@ std::optional<int> connection_key_id() {
     return std::atoi(caller->c_str());
 }
 
-Datum caller_api_key(FunctionCallInfo fcinfo) {
-    if (auto key = connection_key_id()) return Int32GetDatum(*key);
+std::optional<int> api_key_id() {
+    if (auto key = connection_key_id()) return key;
     if (auto context = setting("mcp.request_context"); context && !context->empty()) {
-        if (auto id = api_key_id_of(*context); id && is_key_id(*id)) return Int32GetDatum(std::atoi(id->c_str()));
+        if (auto id = api_key_id_of(*context); id && is_key_id(*id)) return std::atoi(id->c_str());
     }
+    return std::nullopt;
+}
+
+Datum caller_api_key(FunctionCallInfo fcinfo) {
+    if (auto key = api_key_id()) return Int32GetDatum(*key);
     fcinfo->isnull = true;
     return Datum(0);
 }

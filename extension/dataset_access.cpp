@@ -1,14 +1,23 @@
 #include "dataset_access.hpp"
 
+#include "caller.hpp"
 #include "crypto.hpp"
 #include "pg_guard.hpp"
+#include "registry_generation.hpp"
 #include "spi.hpp"
 
+#include <cstdint>
 #include <cstdlib>
+#include <map>
+#include <utility>
 
 namespace mcp::ext {
 
-DatasetRecord load_dataset(int dataset_id) {
+namespace {
+
+// Reads the record from the registry; nullopt when there is no such dataset, or the caller
+// may not see it.
+std::optional<DatasetRecord> read_dataset(int dataset_id) {
     std::vector<spi::Row> rows;
     try {
         rows = spi::query_saved(
@@ -29,10 +38,7 @@ DatasetRecord load_dataset(int dataset_id) {
                       "the mcp_analytics library is newer than this database's extension",
                       error.what(), "Run ALTER EXTENSION mcp_analytics UPDATE; in this database.");
     }
-    if (rows.empty())
-        throw PgError(ERRCODE_NO_DATA_FOUND, "dataset " + std::to_string(dataset_id) +
-                                                 " does not exist",
-                      {}, "List the datasets with the list_datasets tool or mcp.datasets().");
+    if (rows.empty()) return std::nullopt;
     const spi::Row& row = rows[0];
     DatasetRecord record;
     record.id = std::atoi(row[0]->c_str());
@@ -57,6 +63,39 @@ DatasetRecord load_dataset(int dataset_id) {
         }
     }
     return record;
+}
+
+// What this backend read, per dataset and caller (the access check and the role depend on
+// the caller), until the registry's generation moves.
+struct KeptRecord {
+    std::uint64_t generation;
+    std::optional<DatasetRecord> record;
+};
+
+}  // namespace
+
+DatasetRecord load_dataset(int dataset_id) {
+    static std::map<std::pair<int, int>, KeptRecord> kept;
+    const std::optional<std::uint64_t> generation = registry_generation::current();
+    std::optional<DatasetRecord> record;
+    if (generation) {
+        const auto key = std::make_pair(dataset_id, caller::api_key_id().value_or(0));
+        auto found = kept.find(key);
+        if (found != kept.end() && found->second.generation == *generation) {
+            record = found->second.record;
+        } else {
+            record = read_dataset(dataset_id);
+            if (kept.size() >= 1024) kept.clear();  // bounded: callers × datasets of one backend
+            kept[key] = KeptRecord{*generation, record};
+        }
+    } else {
+        record = read_dataset(dataset_id);
+    }
+    if (!record)
+        throw PgError(ERRCODE_NO_DATA_FOUND, "dataset " + std::to_string(dataset_id) +
+                                                 " does not exist",
+                      {}, "List the datasets with the list_datasets tool or mcp.datasets().");
+    return std::move(*record);
 }
 
 ConnectionParams dataset_params(const DatasetRecord& dataset) {

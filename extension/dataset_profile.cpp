@@ -2,13 +2,16 @@
 
 #include "executor_settings.hpp"
 #include "profiler_model.hpp"
+#include "registry_generation.hpp"
 #include "spi.hpp"
 
 #include <rapidjson/document.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <unordered_map>
 
 namespace mcp::ext::profile {
@@ -130,6 +133,8 @@ DatasetFacts read_facts(const std::string& id) {
 struct CachedFacts {
     std::string stamp;
     std::shared_ptr<const DatasetFacts> facts;
+    std::optional<std::uint64_t> generation;  // the registry's, when the stamp was last read
+    int min_cell_users;                       // the setting then
 };
 
 }  // namespace
@@ -137,19 +142,28 @@ struct CachedFacts {
 std::shared_ptr<const DatasetFacts> load(int dataset_id) {
     // Every query consults the profile (the house rules); parsing its JSON on each call cost
     // more than the rest of the guard, so each backend keeps the facts until the stamp moves.
+    // Reading the stamp is skipped too while the registry's generation has not moved.
     static std::unordered_map<int, CachedFacts> cache;
+    const std::optional<std::uint64_t> generation = registry_generation::current();
+    auto found = cache.find(dataset_id);
+    if (generation && found != cache.end() && found->second.generation == generation &&
+        found->second.min_cell_users == executor_settings::min_cell_users)
+        return found->second.facts;
     const std::string id = std::to_string(dataset_id);
     auto stamp_rows = spi::query_saved(kProfileStamp, {id}, true);
     std::string stamp = stamp_rows.empty() || !stamp_rows[0][0] ? "" : *stamp_rows[0][0];
     stamp += "|" + std::to_string(executor_settings::min_cell_users);
-    auto found = cache.find(dataset_id);
-    if (found != cache.end() && found->second.stamp == stamp) return found->second.facts;
+    if (found != cache.end() && found->second.stamp == stamp) {
+        found->second.generation = generation;
+        found->second.min_cell_users = executor_settings::min_cell_users;
+        return found->second.facts;
+    }
     DatasetFacts read = read_facts(id);
     read.stamp = stamp;
     auto facts = std::make_shared<const DatasetFacts>(std::move(read));
     if (stamp_rows.empty()) return facts;  // no such dataset: nothing worth keeping
     if (cache.size() > 256) cache.clear();  // bounded: a backend rarely serves that many
-    cache[dataset_id] = CachedFacts{std::move(stamp), facts};
+    cache[dataset_id] = CachedFacts{std::move(stamp), facts, generation, executor_settings::min_cell_users};
     return facts;
 }
 

@@ -5,6 +5,7 @@
 #include "jobs_settings.hpp"
 #include "maintenance.hpp"
 #include "query_log_queue.hpp"
+#include "registry_generation.hpp"
 #include "worker.hpp"
 #include "weighting.hpp"
 
@@ -52,6 +53,7 @@ void _PG_init(void) {
     mcp::ext::worker::register_at_preload();  // launcher + shared memory, preload only
     mcp::ext::circuit_breaker::register_at_preload();
     mcp::ext::query_log_queue::register_at_preload();  // the log queue's shared memory
+    mcp::ext::registry_generation::register_at_preload();
     // Last: every mcp_analytics.* setting is defined above; any other name is a typo.
 #if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("mcp_analytics");
