@@ -8,6 +8,7 @@
 #include "house_rules.hpp"
 #include "pg_guard.hpp"
 #include "pg_values.hpp"
+#include "query_functions.hpp"
 #include "phase_timings.hpp"
 #include "query_cache.hpp"
 #include "query_guard.hpp"
@@ -324,24 +325,9 @@ int checked_max_rows(long value) {
     return static_cast<int>(value);
 }
 
-Datum execute_query(FunctionCallInfo fcinfo) {
-    for (int i = 0; i < 5; ++i)
-        if (PG_ARGISNULL(i))
-            throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED,
-                          "execute_query does not take NULL arguments", {},
-                          "Give dataset_id, sql, and optionally max_rows, format and context.");
-    auto started = Clock::now();
-    phase_timings::Scope whole_call(phase_timings::total);
-    std::optional<phase_timings::Scope> arguments_timing(phase_timings::arguments);
-    Request request;
-    request.dataset_id = PG_GETARG_INT32(0);
-    request.sql = text_argument(fcinfo, 1);
-    request.max_rows = checked_max_rows(PG_GETARG_INT32(2));
-    request.format = parse_format(text_argument(fcinfo, 3));
-    std::string context = query_log::normalize_context(jsonb_argument_text(fcinfo, 4));
-    const bool log_may_queue = query_log::transaction_wrote_nothing();
-    arguments_timing.reset();
-
+// execute_query's work once its arguments are read: the JSON answer, or PgError (logged).
+std::string run_query(const Request& request, const std::string& context, Clock::time_point started,
+                      bool log_may_queue) {
     Outcome outcome;
     Prepared prepared = prepare(request, outcome);
     if (prepared.runnable) {
@@ -359,7 +345,18 @@ Datum execute_query(FunctionCallInfo fcinfo) {
         phase_timings::Scope timing(phase_timings::log_write);
         query_log::write({log_entry(request, outcome, context)}, log_may_queue);
     }
-    return jsonb_datum(answer_json(outcome, ms_since(started)));
+    return answer_json(outcome, ms_since(started));
+}
+
+Datum execute_query(FunctionCallInfo fcinfo) {
+    for (int i = 0; i < 5; ++i)
+        if (PG_ARGISNULL(i))
+            throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                          "execute_query does not take NULL arguments", {},
+                          "Give dataset_id, sql, and optionally max_rows, format and context.");
+    return jsonb_datum(query_functions::execute_query_answer(PG_GETARG_INT32(0), text_argument(fcinfo, 1),
+                                                            PG_GETARG_INT32(2), text_argument(fcinfo, 3),
+                                                            jsonb_argument_text(fcinfo, 4)));
 }
 
 std::vector<Request> parse_multi_requests(const std::string& queries_text) {
@@ -496,6 +493,26 @@ Datum check_query(FunctionCallInfo fcinfo) {
 }
 
 }  // namespace
+
+namespace query_functions {
+
+std::string execute_query_answer(int dataset_id, const std::string& sql, long max_rows,
+                                 const std::string& format, const std::string& context_json) {
+    auto started = Clock::now();
+    phase_timings::Scope whole_call(phase_timings::total);
+    std::optional<phase_timings::Scope> arguments_timing(phase_timings::arguments);
+    Request request;
+    request.dataset_id = dataset_id;
+    request.sql = sql;
+    request.max_rows = checked_max_rows(max_rows);
+    request.format = parse_format(format);
+    std::string context = query_log::normalize_context(context_json);
+    const bool log_may_queue = query_log::transaction_wrote_nothing();
+    arguments_timing.reset();
+    return run_query(request, context, started, log_may_queue);
+}
+
+}  // namespace query_functions
 
 }  // namespace mcp::ext
 

@@ -5,6 +5,8 @@
 // minItems, maxItems, items, required, properties, additionalProperties. The sentences are
 // those of the PL/pgSQL version it replaced, word for word (pgTAP checks them).
 #include "pg_guard.hpp"
+#include "jsonb_access.hpp"
+#include "tool_arguments.hpp"
 #include "pg_values.hpp"
 
 extern "C" {
@@ -46,33 +48,9 @@ std::string type_of(Json value) {
     }
 }
 
-// value::text
-std::string text_of(Json value) {
-    char* text = pg_call([&] { return JsonbToCString(nullptr, &value->root, VARSIZE(value)); });
-    return text;
-}
-
-// object -> 'key': nullptr where SQL gives NULL.
-Json member(Json object, const std::string& key) {
-    if (object == nullptr || !JB_ROOT_IS_OBJECT(object)) return nullptr;
-    JsonbValue* found = pg_call([&] {
-        return getKeyJsonValueFromContainer(&object->root, key.data(), static_cast<int>(key.size()), nullptr);
-    });
-    return found == nullptr ? nullptr : to_jsonb(found);
-}
-
-// jsonb ->> with a JSON null as SQL NULL, a string unquoted, anything else as its JSON text.
-std::optional<std::string> text_member(Json object, const std::string& key) {
-    Json value = member(object, key);
-    if (value == nullptr) return std::nullopt;
-    if (JB_ROOT_IS_SCALAR(value)) {
-        JsonbValue scalar;
-        pg_call([&] { JsonbExtractScalar(&value->root, &scalar); });
-        if (scalar.type == jbvNull) return std::nullopt;
-        if (scalar.type == jbvString) return std::string(scalar.val.string.val, scalar.val.string.len);
-    }
-    return text_of(value);
-}
+using jsonb::member;
+using jsonb::text_member;
+using jsonb::text_of;
 
 Numeric number_of(Json value) {
     JsonbValue scalar;
@@ -242,6 +220,10 @@ Json jsonb_argument(FunctionCallInfo fcinfo, int index) {
 }
 
 }  // namespace
+
+std::optional<std::string> first_problem(Jsonb* schema, Jsonb* value, const std::string& path) {
+    return problem(schema, value, path);
+}
 
 Datum argument_problem(FunctionCallInfo fcinfo) {
     const std::string path = argument_is_null(fcinfo, 2) ? "" : text_argument(fcinfo, 2);

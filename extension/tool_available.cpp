@@ -2,6 +2,8 @@
 // Every tools/call and tools/list asks; the answer only changes when functions are created
 // or dropped, so each backend keeps its answers until pg_proc changes (a syscache
 // invalidation), instead of parsing the signatures with to_regprocedure on every call.
+#include "tool_available.hpp"
+
 #include "pg_guard.hpp"
 
 extern "C" {
@@ -59,26 +61,34 @@ void read_tool(HeapTupleHeader tool, std::string& handler, std::vector<std::stri
     });
 }
 
-Datum tool_available(FunctionCallInfo fcinfo) {
+}  // namespace
+
+bool available(const std::string& handler, const std::vector<std::string>& requires_list) {
     if (!callback_registered) {
         pg_call([] { CacheRegisterSyscacheCallback(PROCOID, forget_all, 0); });
         callback_registered = true;
     }
-    std::string handler;
-    std::vector<std::string> requires_list;
-    read_tool(pg_call([&] { return PG_GETARG_HEAPTUPLEHEADER(0); }), handler, requires_list);
     // Unqualified names resolve through the caller's search_path: it is part of the answer.
     const char* path = pg_call([] { return GetConfigOption("search_path", true, false); });
     std::string key = std::string(path != nullptr ? path : "") + '\n' + handler;
     for (const std::string& required : requires_list) key += '\n' + required;
     auto found = known.find(key);
-    if (found != known.end()) return BoolGetDatum(found->second);
+    if (found != known.end()) return found->second;
 
-    bool available = !handler.empty() && function_exists(handler + "(jsonb,jsonb)");
-    for (const std::string& required : requires_list) available = available && function_exists(required);
+    bool exists = !handler.empty() && function_exists(handler + "(jsonb,jsonb)");
+    for (const std::string& required : requires_list) exists = exists && function_exists(required);
     if (known.size() >= 1000) known.clear();  // bounded: tools are few
-    known.emplace(std::move(key), available);
-    return BoolGetDatum(available);
+    known.emplace(std::move(key), exists);
+    return exists;
+}
+
+namespace {
+
+Datum tool_available(FunctionCallInfo fcinfo) {
+    std::string handler;
+    std::vector<std::string> requires_list;
+    read_tool(pg_call([&] { return PG_GETARG_HEAPTUPLEHEADER(0); }), handler, requires_list);
+    return BoolGetDatum(available(handler, requires_list));
 }
 
 }  // namespace
