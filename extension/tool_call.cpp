@@ -16,7 +16,9 @@
 #include "untrusted_fence.hpp"
 
 extern "C" {
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -162,6 +164,19 @@ struct Answer {
     std::string structured;
 };
 
+// What a call answers: the MCP result as JSON text, and the two facts the bridge acts on.
+struct Outcome {
+    std::string json;
+    bool is_error = false;
+    std::optional<std::string> insufficient_scope;
+};
+
+Outcome error_outcome(const std::string& message, const std::string* insufficient_scope = nullptr) {
+    Outcome outcome{tool_error(message, insufficient_scope), true, std::nullopt};
+    if (insufficient_scope != nullptr) outcome.insufficient_scope = *insufficient_scope;
+    return outcome;
+}
+
 std::string tool_result(const Answer& answer) {
     rapidjson::StringBuffer buffer;
     JsonWriter out(buffer);
@@ -299,7 +314,7 @@ Answer run_sql_handler(const std::string& handler, Jsonb* arguments, const std::
 // The handler inside a subtransaction: its failure becomes an error result the model can act
 // on, and whatever it wrote is rolled back. A cancel (or statement_timeout) and a failed
 // assertion still end the call, as PL/pgSQL's WHEN OTHERS let them through.
-std::string run_handler(const std::string& handler, Jsonb* arguments, const std::string& caller_json) {
+Outcome run_handler(const std::string& handler, Jsonb* arguments, const std::string& caller_json) {
     MemoryContext context = CurrentMemoryContext;
     ResourceOwner owner = CurrentResourceOwner;
     pg_call([] { BeginInternalSubTransaction(nullptr); });
@@ -310,7 +325,7 @@ std::string run_handler(const std::string& handler, Jsonb* arguments, const std:
         pg_call([] { ReleaseCurrentSubTransaction(); });
         MemoryContextSwitchTo(context);
         CurrentResourceOwner = owner;
-        return tool_result(answer);
+        return Outcome{tool_result(answer), false, std::nullopt};
     } catch (const PgError& error) {
         // Copied before the rollback frees the memory the error was kept in.
         const int sqlstate = error.sqlstate();
@@ -324,8 +339,8 @@ std::string run_handler(const std::string& handler, Jsonb* arguments, const std:
         CurrentResourceOwner = owner;
         if (sqlstate == ERRCODE_QUERY_CANCELED || sqlstate == ERRCODE_ASSERT_FAILURE)
             throw PgError(sqlstate, message, detail, hint);
-        return tool_error("Error: " + message + (detail.empty() ? "" : "\nDetail: " + detail) +
-                          (hint.empty() ? "" : "\nHint: " + hint));
+        return error_outcome("Error: " + message + (detail.empty() ? "" : "\nDetail: " + detail) +
+                             (hint.empty() ? "" : "\nHint: " + hint));
     } catch (...) {
         pg_call([] { RollbackAndReleaseCurrentSubTransaction(); });
         MemoryContextSwitchTo(context);
@@ -351,7 +366,7 @@ std::string caller_context(FunctionCallInfo fcinfo, const std::string& tool_name
     return jsonb::text_of(merged);
 }
 
-Datum call_tool(FunctionCallInfo fcinfo) {
+Outcome call(FunctionCallInfo fcinfo) {
     const std::optional<std::string> name =
         argument_is_null(fcinfo, 0) ? std::nullopt : std::optional<std::string>(text_argument(fcinfo, 0));
     const std::optional<Tool> tool = name ? find_tool(*name) : std::nullopt;
@@ -361,7 +376,7 @@ Datum call_tool(FunctionCallInfo fcinfo) {
     Jsonb* arguments = argument_is_null(fcinfo, 1) ? jsonb::from_text("{}")
                                                    : pg_call([&] { return PG_GETARG_JSONB_P(1); });
     if (auto problem = tool_arguments::first_problem(jsonb::from_text(tool->input_schema), arguments, "arguments"))
-        return jsonb_datum(tool_error("Invalid arguments for " + *name + ": " + *problem + "."));
+        return error_outcome("Invalid arguments for " + *name + ": " + *problem + ".");
     // Whatever runs below, however deep, can attribute its work to the caller.
     const std::string caller_json = caller_context(fcinfo, *name);
     pg_call([&] {
@@ -371,8 +386,27 @@ Datum call_tool(FunctionCallInfo fcinfo) {
     });
     // An OAuth connection runs only the tools its scopes allow; _meta tells the bridge to
     // answer 403 insufficient_scope so the client can ask for more (step-up).
-    if (auto missing = missing_scope(*name)) return jsonb_datum(tool_error(missing->message, &missing->scope));
-    return jsonb_datum(run_handler(tool->handler, arguments, caller_json));
+    if (auto missing = missing_scope(*name)) return error_outcome(missing->message, &missing->scope);
+    return run_handler(tool->handler, arguments, caller_json);
+}
+
+Datum call_tool(FunctionCallInfo fcinfo) { return jsonb_datum(call(fcinfo).json); }
+
+// The same as a row (result text, is_error, insufficient_scope): the bridge takes the result
+// as the text it sends, without a jsonb conversion of the whole result each way.
+Datum call_tool_result(FunctionCallInfo fcinfo) {
+    const Outcome outcome = call(fcinfo);
+    const Datum result = text_datum(outcome.json);
+    const Datum scope = outcome.insufficient_scope ? text_datum(*outcome.insufficient_scope) : Datum(0);
+    return pg_call([&] {
+        TupleDesc description = nullptr;
+        if (get_call_result_type(fcinfo, nullptr, &description) != TYPEFUNC_COMPOSITE)
+            elog(ERROR, "mcp.call_tool_result must return a row");
+        description = BlessTupleDesc(description);
+        Datum values[3] = {result, BoolGetDatum(outcome.is_error), scope};
+        bool nulls[3] = {false, false, !outcome.insufficient_scope.has_value()};
+        return HeapTupleGetDatum(heap_form_tuple(description, values, nulls));
+    });
 }
 
 Datum result_text_sql(FunctionCallInfo fcinfo) {
@@ -390,6 +424,10 @@ extern "C" {
 PG_FUNCTION_INFO_V1(mcp_call_tool);
 Datum mcp_call_tool(PG_FUNCTION_ARGS) {
     return mcp::ext::sql_entry([&] { return mcp::ext::tool_call::call_tool(fcinfo); });
+}
+PG_FUNCTION_INFO_V1(mcp_call_tool_result);
+Datum mcp_call_tool_result(PG_FUNCTION_ARGS) {
+    return mcp::ext::sql_entry([&] { return mcp::ext::tool_call::call_tool_result(fcinfo); });
 }
 PG_FUNCTION_INFO_V1(mcp_result_text);
 Datum mcp_result_text(PG_FUNCTION_ARGS) {

@@ -249,9 +249,8 @@ BackendResult SqlBackend::call_tool(const CallerContext& caller, std::string_vie
                                     std::string_view arguments_json, CancelToken& cancel) {
     PgQuery query;
     query.sql =
-        "SELECT r::text, coalesce((r ->> 'isError')::boolean, false),"
-        " r #>> '{_meta,mcp-analytics/insufficient_scope}'"
-        " FROM mcp.call_tool($1, $2::jsonb, $3::jsonb) AS r";
+        "SELECT result, is_error, insufficient_scope"
+        " FROM mcp.call_tool_result($1, $2::jsonb, $3::jsonb)";
     query.params = {std::string(name), std::string(arguments_json), context_json(caller)};
     query.role = db_role_for(caller.identity.role);
     query.caller = caller.identity.api_key_id;

@@ -3,7 +3,7 @@
 -- resources, prompts and the REST helpers, and who may call which.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(86);
+SELECT plan(89);
 
 -- API keys -------------------------------------------------------------------------------
 SELECT mcp.create_api_key('tap admin', 'admin') AS admin_secret \gset
@@ -63,6 +63,7 @@ SELECT ok(mcp.close_session(:'other_session', :admin_id), 'a session is closed b
 -- Privileges -------------------------------------------------------------------------------
 SELECT ok(has_function_privilege('mcp_reader', 'mcp.authenticate(text)', 'EXECUTE'), 'the bridge authenticates as a reader');
 SELECT ok(has_function_privilege('mcp_reader', 'mcp.call_tool(text,jsonb,jsonb)', 'EXECUTE'), 'readers call tools');
+SELECT ok(has_function_privilege('mcp_reader', 'mcp.call_tool_result(text,jsonb,jsonb)', 'EXECUTE'), 'and get their results as rows');
 SELECT ok(has_function_privilege('mcp_reader', 'mcp.mcp_tools()', 'EXECUTE'), 'readers list tools');
 SELECT ok(has_function_privilege('mcp_reader', 'mcp.read_resource(text)', 'EXECUTE'), 'readers read resources');
 SELECT ok(has_function_privilege('mcp_reader', 'mcp.get_prompt(text,jsonb)', 'EXECUTE'), 'readers get prompts');
@@ -191,6 +192,13 @@ SELECT is((mcp.search_query_logs(jsonb_build_object('client', :'client', 'since'
 SELECT ok((mcp.call_tool('execute_query', jsonb_build_object('dataset_id', :ds, 'sql', 'DELETE FROM panelists'),
                          jsonb_build_object('client_name', :'client')) ->> 'isError')::boolean,
           'a refused query is an isError result, not a failed call');
+SELECT is((SELECT (result::jsonb #>> '{structuredContent,row_count}') || ' / ' || is_error::text || ' / ' || coalesce(insufficient_scope, 'none')
+             FROM mcp.call_tool_result('execute_query', jsonb_build_object('dataset_id', :ds, 'sql', 'SELECT count(*) AS n FROM panelists'),
+                                       '{"client_name": "tap-result-row"}')),
+          '1 / false / none', 'call_tool_result answers the same as a row: the result as text, whether it is an error, no scope missing');
+SELECT is((SELECT is_error FROM mcp.call_tool_result('execute_query', jsonb_build_object('dataset_id', :ds, 'sql', 'DELETE FROM panelists'),
+                                                     '{"client_name": "tap-result-row"}')),
+          true, 'and says when the result is an error');
 SELECT results_eq($$SELECT success, mcp_tool FROM mcp.query_logs WHERE client_name = '$$ || :'client' || $$' AND NOT success$$,
                   $$VALUES (false, 'execute_query')$$, 'and its log row survives the isError answer');
 

@@ -3,7 +3,7 @@
 -- dataset looks missing), and the whole OAuth flow with its refusals.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(164);
+SELECT plan(165);
 SET LOCAL client_min_messages = warning;
 -- Cheap hashes for the test; the shipped cost is 15.
 SELECT mcp.set_setting('auth.password_cost', '10') IS NOT NULL AS cheap \gset
@@ -282,6 +282,9 @@ SELECT matches(:'refused'::jsonb #>> '{content,0,text}',
                '^insufficient_scope: the tool execute_query needs the scope datasets:query', 'a read-only connection cannot run queries');
 SELECT is(:'refused'::jsonb #>> '{_meta,mcp-analytics/insufficient_scope}', 'datasets:read datasets:query',
           'and the result names the scopes to ask for (the bridge answers 403 insufficient_scope)');
+SELECT is((SELECT is_error::text || ' / ' || insufficient_scope
+             FROM mcp.call_tool_result('execute_query', jsonb_build_object('dataset_id', :ds, 'sql', 'SELECT 1 AS x'))),
+          'true / datasets:read datasets:query', 'call_tool_result gives the bridge both in columns of their own');
 SELECT is((mcp.call_tool('list_datasets') ->> 'isError')::boolean, false, 'but lists datasets');
 SELECT set_config('mcp.caller', '', true) IS NOT NULL AS nobody2 \gset
 SELECT is((mcp.oauth_revoke(:'tok8'::jsonb #>> '{body,refresh_token}', :'client') ->> 'status')::integer, 200, 'revocation answers 200');
