@@ -226,17 +226,16 @@ bool true_member(const rapidjson::Value& object, const char* key) {
 }
 
 // An execute_query result as text for the model: the table fenced as untrusted data (the rows
-// as JSON for format json), its warnings, then row count, truncation, time and cache.
-std::string result_text(const rapidjson::Value& result, const std::string& format) {
+// as JSON for format json, read from `as_jsonb`, the same result as jsonb, so that numbers
+// keep every digit and the text is jsonb's, as the SQL version showed), its warnings, then
+// row count, truncation, time and cache.
+std::string result_text(const rapidjson::Value& result, const std::string& format, Jsonb* as_jsonb) {
     std::vector<std::string> parts;
     if (result.IsObject()) {
         std::string table;
         if (format == "json") {
-            // As jsonb writes it (its key order and spacing), which the SQL version showed.
-            auto rows = result.FindMember("rows");
-            table = rows != result.MemberEnd() && !rows->value.IsNull()
-                        ? jsonb::text_of(jsonb::from_text(json_text(rows->value)))
-                        : "[]";
+            Jsonb* rows = jsonb::member(as_jsonb, "rows");
+            table = rows != nullptr ? jsonb::text_of(rows) : "[]";
         } else {
             table = text_of_member(result, "text").value_or("");
         }
@@ -288,26 +287,25 @@ Answer run_execute_query(Jsonb* arguments, const std::string& caller_json) {
         integer(*dataset_id), *sql, max_rows ? integer(*max_rows) : 1000, format, caller_json);
     rapidjson::Document result;
     result.Parse(answer.c_str());
-    return Answer{result_text(result, format), answer};
+    return Answer{result_text(result, format, format == "json" ? jsonb::from_text(answer) : nullptr), answer};
 }
 
-// Any other handler through SQL: handler(arguments, caller) -> {text, structured}. Each
-// handler's statement is planned once per backend (handlers are few: the catalog's rows).
+// Any other handler through SQL: handler(arguments, caller) -> {text, structured}, taken
+// apart by jsonb's own operators (numbers keep every digit). Each handler's statement is
+// planned once per backend (handlers are few: the catalog's rows).
 Answer run_sql_handler(const std::string& handler, Jsonb* arguments, const std::string& caller_json) {
     static std::unordered_map<std::string, std::string> statements;  // addresses stay put
     auto statement = statements.find(handler);
     if (statement == statements.end())
         statement = statements
-                        .emplace(handler, "SELECT " + handler + "($1::jsonb, $2::jsonb)::text")
+                        .emplace(handler, "SELECT a OPERATOR(pg_catalog.->>) 'text', (a OPERATOR(pg_catalog.->) 'structured')::text"
+                                          "  FROM (SELECT " + handler + "($1::jsonb, $2::jsonb) AS a) AS answer")
                         .first;
     auto rows = spi::query_saved(statement->second.c_str(), {jsonb::text_of(arguments), caller_json});
     Answer answer;
-    if (rows.empty() || !rows[0][0]) return answer;
-    rapidjson::Document parsed;
-    if (parsed.Parse(rows[0][0]->c_str()).HasParseError() || !parsed.IsObject()) return answer;
-    answer.text = text_of_member(parsed, "text").value_or("");
-    auto structured = parsed.FindMember("structured");
-    if (structured != parsed.MemberEnd()) answer.structured = json_text(structured->value);
+    if (rows.empty()) return answer;
+    answer.text = rows[0][0].value_or("");
+    answer.structured = rows[0][1].value_or("");
     return answer;
 }
 
@@ -411,9 +409,9 @@ Datum call_tool_result(FunctionCallInfo fcinfo) {
 
 Datum result_text_sql(FunctionCallInfo fcinfo) {
     rapidjson::Document result;  // SQL NULL: not an object, as the SQL version read it
-    if (!argument_is_null(fcinfo, 0))
-        result.Parse(jsonb::text_of(pg_call([&] { return PG_GETARG_JSONB_P(0); })).c_str());
-    return text_datum(result_text(result, argument_is_null(fcinfo, 1) ? "" : text_argument(fcinfo, 1)));
+    Jsonb* as_jsonb = argument_is_null(fcinfo, 0) ? nullptr : pg_call([&] { return PG_GETARG_JSONB_P(0); });
+    if (as_jsonb != nullptr) result.Parse(jsonb::text_of(as_jsonb).c_str());
+    return text_datum(result_text(result, argument_is_null(fcinfo, 1) ? "" : text_argument(fcinfo, 1), as_jsonb));
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 -- resources, prompts and the REST helpers, and who may call which.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(89);
+SELECT plan(93);
 
 -- API keys -------------------------------------------------------------------------------
 SELECT mcp.create_api_key('tap admin', 'admin') AS admin_secret \gset
@@ -136,6 +136,18 @@ SELECT ok(EXISTS (SELECT 1 FROM mcp.mcp_tools() WHERE name = 'tap_echo'), 'an in
 SELECT is(mcp.call_tool('tap_echo', '{"word": "hi"}', '{"client_name": "tap-client"}'),
           '{"content": [{"type": "text", "text": "echo hi"}], "structuredContent": {"word": "hi", "tool": "tap_echo", "setting": "tap-client"}, "isError": false}'::jsonb,
           'and dispatched, with the caller in its context and in mcp.request_context');
+CREATE FUNCTION pg_temp.precise_tool(arguments jsonb, context jsonb) RETURNS jsonb LANGUAGE sql AS
+$$ SELECT CASE arguments ->> 'shape'
+            WHEN 'number' THEN jsonb_build_object('text', 'precise', 'structured', jsonb_build_object('n', 1234567890.123456789012::numeric))
+            WHEN 'null' THEN '{"text": "null structured", "structured": null}'::jsonb
+            ELSE '{"text": "no structured"}'::jsonb END $$;
+INSERT INTO mcp.tools (name, title, description, handler, input_schema)
+VALUES ('tap_precise', 'Precise', 'Returns a long number.', :'temp_schema' || '.precise_tool', '{"type": "object"}');
+SELECT is((SELECT result::jsonb #>> '{structuredContent,n}' FROM mcp.call_tool_result('tap_precise', '{"shape": "number"}')),
+          '1234567890.123456789012', 'a handler''s numbers keep every digit');
+SELECT is(mcp.call_tool('tap_precise', '{"shape": "null"}') -> 'structuredContent', 'null'::jsonb,
+          'a structured null stays null');
+SELECT is(mcp.call_tool('tap_precise', '{}') -> 'structuredContent', '{}'::jsonb, 'and none becomes {}');
 INSERT INTO mcp.tools (name, title, description, handler, input_schema, requires)
 VALUES ('tap_later', 'Later', 'Needs a part not installed.', :'temp_schema' || '.echo_tool',
         '{"type": "object"}', '{"mcp.not_installed_yet(integer)"}');
@@ -199,6 +211,12 @@ SELECT is((SELECT (result::jsonb #>> '{structuredContent,row_count}') || ' / ' |
 SELECT is((SELECT is_error FROM mcp.call_tool_result('execute_query', jsonb_build_object('dataset_id', :ds, 'sql', 'DELETE FROM panelists'),
                                                      '{"client_name": "tap-result-row"}')),
           true, 'and says when the result is an error');
+SELECT ok(strpos((SELECT result::jsonb #>> '{content,0,text}'
+                    FROM mcp.call_tool_result('execute_query', jsonb_build_object('dataset_id', :ds, 'format', 'json',
+                                                                                    'sql', 'SELECT 1234567890.123456789012::numeric AS n'),
+                                              '{"client_name": "tap-result-row"}')),
+                 '[[1234567890.123456789012]]') > 0,
+          'a json result''s text keeps every digit of a numeric');
 SELECT results_eq($$SELECT success, mcp_tool FROM mcp.query_logs WHERE client_name = '$$ || :'client' || $$' AND NOT success$$,
                   $$VALUES (false, 'execute_query')$$, 'and its log row survives the isError answer');
 
