@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <map>
 #include <utility>
 
 namespace mcp::ext {
@@ -65,32 +64,15 @@ std::optional<DatasetRecord> read_dataset(int dataset_id) {
     return record;
 }
 
-// What this backend read, per dataset and caller (the access check and the role depend on
-// the caller), until the registry's generation moves.
-struct KeptRecord {
-    std::uint64_t generation;
-    std::optional<DatasetRecord> record;
-};
-
 }  // namespace
 
 DatasetRecord load_dataset(int dataset_id) {
-    static std::map<std::pair<int, int>, KeptRecord> kept;
-    const std::optional<std::uint64_t> generation = registry_generation::current();
-    std::optional<DatasetRecord> record;
-    if (generation) {
-        const auto key = std::make_pair(dataset_id, caller::api_key_id().value_or(0));
-        auto found = kept.find(key);
-        if (found != kept.end() && found->second.generation == *generation) {
-            record = found->second.record;
-        } else {
-            record = read_dataset(dataset_id);
-            if (kept.size() >= 1024) kept.clear();  // bounded: callers × datasets of one backend
-            kept[key] = KeptRecord{*generation, record};
-        }
-    } else {
-        record = read_dataset(dataset_id);
-    }
+    // Per dataset and caller: the access check and the role depend on who calls. A call
+    // without a key is -1, apart from a context naming key 0 (which may use nothing).
+    static registry_generation::Kept<std::pair<int, int>, std::optional<DatasetRecord>> kept(1024);
+    std::optional<DatasetRecord> record =
+        kept.get(std::make_pair(dataset_id, caller::api_key_id().value_or(-1)),
+                 [](const std::pair<int, int>& key) { return read_dataset(key.first); });
     if (!record)
         throw PgError(ERRCODE_NO_DATA_FOUND, "dataset " + std::to_string(dataset_id) +
                                                  " does not exist",

@@ -6,6 +6,7 @@
 extern "C" {
 #include "access/transam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "commands/trigger.h"
 #include "storage/spin.h"
 #include "utils/snapmgr.h"
@@ -18,14 +19,17 @@ namespace {
 struct Shared {
     slock_t mutex;
     uint64 generation;
-    TransactionId newest_writer;  // the last counted change's transaction
+    // The newest transaction counted, as a full id (no wraparound). Unset after a start:
+    // then the next transaction id, so that transactions prepared before a restart, whose
+    // COMMIT PREPARED is counted nowhere, are not trusted either until they end.
+    FullTransactionId newest_writer;
 };
 
 Shared* shared = nullptr;
 
 // This backend's own change, counted when its transaction commits.
 bool changed_here = false;
-TransactionId writer = InvalidTransactionId;
+FullTransactionId writer = InvalidFullTransactionId;
 bool callback_registered = false;
 
 void create(void* bytes) { SpinLockInit(&static_cast<Shared*>(bytes)->mutex); }
@@ -33,16 +37,22 @@ void create(void* bytes) { SpinLockInit(&static_cast<Shared*>(bytes)->mutex); }
 void count_change() {
     SpinLockAcquire(&shared->mutex);
     ++shared->generation;
-    if (!TransactionIdIsValid(shared->newest_writer) || TransactionIdFollows(writer, shared->newest_writer))
-        shared->newest_writer = writer;
+    if (FullTransactionIdFollows(writer, shared->newest_writer)) shared->newest_writer = writer;
     SpinLockRelease(&shared->mutex);
 }
 
+// Counted twice: before the commit, while the writer still runs (so a snapshot that sees the
+// change is never given a generation from before it), and after, when it is visible (so a
+// reader that read between the two, with a snapshot from before the change, reads again).
 void on_transaction_end(XactEvent event, void*) {
     if (!changed_here) return;
     switch (event) {
-        // A prepared transaction is counted at PREPARE: until COMMIT PREPARED it is still
-        // running, so no snapshot is trusted before the change is visible to it.
+        case XACT_EVENT_PRE_COMMIT:
+        case XACT_EVENT_PRE_PREPARE:
+            count_change();
+            return;
+        // A prepared transaction still runs until COMMIT PREPARED: no snapshot that could
+        // miss it is trusted meanwhile, since its id stays the newest or older than xmin.
         case XACT_EVENT_COMMIT:
         case XACT_EVENT_PARALLEL_COMMIT:
         case XACT_EVENT_PREPARE:
@@ -64,8 +74,16 @@ void note_change() {
         pg_call([] { RegisterXactCallback(on_transaction_end, nullptr); });
         callback_registered = true;
     }
-    writer = pg_call([] { return GetTopTransactionId(); });
+    writer = pg_call([] { return GetTopFullTransactionId(); });
     changed_here = true;
+}
+
+// The snapshot's xmin as a full id, relative to the next transaction id.
+FullTransactionId full_xmin(TransactionId xmin, FullTransactionId next) {
+    const uint32 epoch = EpochFromFullTransactionId(next);
+    FullTransactionId full = FullTransactionIdFromEpochAndXid(epoch, xmin);
+    if (FullTransactionIdFollows(full, next) && epoch > 0) full = FullTransactionIdFromEpochAndXid(epoch - 1, xmin);
+    return full;
 }
 
 }  // namespace
@@ -76,14 +94,16 @@ void register_at_preload() {
 }
 
 std::optional<std::uint64_t> current() {
-    if (shared == nullptr || changed_here || !ActiveSnapshotSet()) return std::nullopt;
+    // A standby replays changes without triggers: it keeps nothing.
+    if (shared == nullptr || changed_here || !ActiveSnapshotSet() || RecoveryInProgress()) return std::nullopt;
     const Snapshot snapshot = GetActiveSnapshot();
+    const FullTransactionId next = ReadNextFullTransactionId();
     SpinLockAcquire(&shared->mutex);
+    if (!FullTransactionIdIsValid(shared->newest_writer)) shared->newest_writer = next;
     const uint64 generation = shared->generation;
-    const TransactionId newest_writer = shared->newest_writer;
+    const FullTransactionId newest_writer = shared->newest_writer;
     SpinLockRelease(&shared->mutex);
-    if (TransactionIdIsValid(newest_writer) && !TransactionIdPrecedes(newest_writer, snapshot->xmin))
-        return std::nullopt;
+    if (!FullTransactionIdPrecedes(newest_writer, full_xmin(snapshot->xmin, next))) return std::nullopt;
     return generation;
 }
 

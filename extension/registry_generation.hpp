@@ -8,11 +8,15 @@
 // What is kept must have been read by a snapshot that saw every change counted so far: a
 // change is counted after its commit, and the writer's transaction id is kept beside the
 // count, so a snapshot is trusted only when that transaction had ended before it was taken.
-// A transaction that changed these tables itself keeps nothing and uses nothing kept.
+// A transaction that changed these tables itself keeps nothing and uses nothing kept; nor
+// does a standby, which replays changes without triggers.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <utility>
 
 namespace mcp::ext::registry_generation {
 
@@ -24,5 +28,30 @@ void register_at_preload();
 // kept, nor anything kept be used (no shared memory, this transaction changed the
 // registry, or its snapshot is older than the last counted change).
 std::optional<std::uint64_t> current();
+
+// What a backend read from the registry, per key, kept while the generation stays where it
+// was when it was read; at most `bound` keys (then it starts again).
+template <typename Key, typename Value>
+class Kept {
+public:
+    explicit Kept(std::size_t bound) : bound_(bound) {}
+
+    // The value kept for `key`, else read(key), kept when current() allows.
+    template <typename Read>
+    Value get(const Key& key, Read&& read) {
+        const std::optional<std::uint64_t> generation = current();
+        if (!generation) return read(key);
+        auto found = values_.find(key);
+        if (found != values_.end() && found->second.first == *generation) return found->second.second;
+        Value value = read(key);
+        if (values_.size() >= bound_) values_.clear();
+        values_[key] = std::make_pair(*generation, value);
+        return value;
+    }
+
+private:
+    std::size_t bound_;
+    std::map<Key, std::pair<std::uint64_t, Value>> values_;
+};
 
 }  // namespace mcp::ext::registry_generation

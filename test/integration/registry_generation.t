@@ -65,6 +65,15 @@ ok(call(), 'a revocation not yet committed does not apply');
 $admin->rollback;
 ok(call(), 'nor after its rollback');
 
+# A change made with session_replication_role = replica (logical replication's apply, some
+# restores) still counts: the triggers fire always.
+$admin->do('SET session_replication_role = replica');
+$admin->do('SELECT mcp.revoke_dataset($1, from_api_key => $2)', undef, $id, 'generation_reader');
+$admin->do('RESET session_replication_role');
+like(refusal(), qr/does not exist/, 'a revocation made as a replica applies at the next call');
+$admin->do('SELECT mcp.grant_dataset($1, to_api_key => $2)', undef, $id, 'generation_reader');
+ok(call(), 'granted once more');
+
 # The key revoked.
 $admin->do(q{SELECT mcp.revoke_api_key('generation_reader')});
 like(refusal(), qr/does not exist/, 'a revoked key is refused at the next call');
@@ -80,6 +89,14 @@ my $after = $json->decode(scalar $other->selectrow_array('SELECT mcp.execute_que
 cmp_ok($after->{rows_held_back}, '>', 0, 'a larger minimum on the dataset holds groups back at the next call')
     or diag explain $after;
 $admin->do('SELECT mcp.set_min_cell_users($1, NULL)', undef, $id);
+
+# A call without a key and a call whose context names key 0 are kept apart: the first may
+# use every live dataset, the second none.
+my $keyless = sub { return scalar $other->selectrow_array(q{SELECT mcp.call_tool('execute_query', $1::jsonb, $2::jsonb)::jsonb ->> 'isError'},
+                                                          undef, qq({"dataset_id": $id, "sql": "SELECT 1"}), $_[0]) };
+is($keyless->('{}'), 'false', 'a call without a key runs');
+is($keyless->('{"api_key_id": 0}'), 'true', 'a context naming key 0 is refused');
+is($keyless->('{}'), 'false', 'and the call without a key still runs');
 
 # The tool catalog: a tool added, then removed, by another session.
 sub tool_call { return scalar $other->selectrow_array(q{SELECT mcp.call_tool('generation_probe', '{}', '{}')::text}) }

@@ -1,0 +1,1 @@
+../../sql/98_registry_changed.sql
