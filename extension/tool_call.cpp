@@ -32,7 +32,8 @@ extern "C" {
 #include <rapidjson/writer.h>
 
 #include <cstdint>
-#include <map>
+#include <exception>
+#include <new>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -70,19 +71,8 @@ std::optional<Tool> read_tool(const std::string& name) {
 
 // The row of mcp.tools named `name`, kept until the registry's generation moves.
 std::optional<Tool> find_tool(const std::string& name) {
-    struct Kept {
-        std::uint64_t generation;
-        std::optional<Tool> tool;
-    };
-    static std::unordered_map<std::string, Kept> kept;
-    const std::optional<std::uint64_t> generation = registry_generation::current();
-    if (!generation) return read_tool(name);
-    auto found = kept.find(name);
-    if (found != kept.end() && found->second.generation == *generation) return found->second.tool;
-    std::optional<Tool> tool = read_tool(name);
-    if (kept.size() >= 256) kept.clear();  // bounded: names asked for include unknown ones
-    kept[name] = Kept{*generation, tool};
-    return tool;
+    static registry_generation::Kept<std::string, std::optional<Tool>> kept(256);  // unknown names too
+    return kept.get(name, read_tool);
 }
 
 // --- the caller's scopes ----------------------------------------------------------------
@@ -93,31 +83,19 @@ struct MissingScope {
 };
 
 // mcp._missing_tool_scope(name): why an OAuth connection may not run the tool. It reads the
-// caller's mcp.api_keys row only, so the answer is kept per caller, tool and generation.
+// caller's mcp.api_keys row only, so the answer is kept per caller and tool.
 std::optional<MissingScope> missing_scope(const std::string& tool_name) {
     const std::optional<int> key = caller::api_key_id();
     if (!key) return std::nullopt;  // a direct SQL call has no scopes to lack
-    struct Kept {
-        std::uint64_t generation;
+    static registry_generation::Kept<std::pair<int, std::string>, std::optional<MissingScope>> kept(1024);
+    return kept.get(std::make_pair(*key, tool_name), [](const std::pair<int, std::string>& asked) {
+        auto rows = spi::query_saved("SELECT s OPERATOR(pg_catalog.->>) 'message', s OPERATOR(pg_catalog.->>) 'scope'"
+                                     "  FROM mcp._missing_tool_scope($1) AS s",
+                                     {asked.second}, true);
         std::optional<MissingScope> missing;
-    };
-    static std::map<std::pair<int, std::string>, Kept> kept;
-    const std::optional<std::uint64_t> generation = registry_generation::current();
-    const auto kept_key = std::make_pair(*key, tool_name);
-    if (generation) {
-        auto found = kept.find(kept_key);
-        if (found != kept.end() && found->second.generation == *generation) return found->second.missing;
-    }
-    auto rows = spi::query_saved("SELECT s OPERATOR(pg_catalog.->>) 'message', s OPERATOR(pg_catalog.->>) 'scope'"
-                                 "  FROM mcp._missing_tool_scope($1) AS s",
-                                 {tool_name}, true);
-    std::optional<MissingScope> missing;
-    if (!rows.empty() && rows[0][0]) missing = MissingScope{*rows[0][0], rows[0][1].value_or("")};
-    if (generation) {
-        if (kept.size() >= 1024) kept.clear();  // bounded: callers × tools of one backend
-        kept[kept_key] = Kept{*generation, missing};
-    }
-    return missing;
+        if (!rows.empty() && rows[0][0]) missing = MissingScope{*rows[0][0], rows[0][1].value_or("")};
+        return missing;
+    });
 }
 
 // --- results ----------------------------------------------------------------------------
@@ -286,7 +264,7 @@ Answer run_execute_query(Jsonb* arguments, const std::string& caller_json) {
     const std::string answer = query_functions::execute_query_answer(
         integer(*dataset_id), *sql, max_rows ? integer(*max_rows) : 1000, format, caller_json);
     rapidjson::Document result;
-    result.Parse(answer.c_str());
+    result.Parse<rapidjson::kParseFullPrecisionFlag>(answer.c_str());
     return Answer{result_text(result, format, format == "json" ? jsonb::from_text(answer) : nullptr), answer};
 }
 
@@ -315,34 +293,40 @@ Answer run_sql_handler(const std::string& handler, Jsonb* arguments, const std::
 Outcome run_handler(const std::string& handler, Jsonb* arguments, const std::string& caller_json) {
     MemoryContext context = CurrentMemoryContext;
     ResourceOwner owner = CurrentResourceOwner;
+    auto end_subtransaction = [&](bool commit) {
+        pg_call([&] { commit ? ReleaseCurrentSubTransaction() : RollbackAndReleaseCurrentSubTransaction(); });
+        MemoryContextSwitchTo(context);
+        CurrentResourceOwner = owner;
+    };
     pg_call([] { BeginInternalSubTransaction(nullptr); });
     MemoryContextSwitchTo(context);
     try {
         Answer answer = handler == "mcp._tool_execute_query" ? run_execute_query(arguments, caller_json)
                                                               : run_sql_handler(handler, arguments, caller_json);
-        pg_call([] { ReleaseCurrentSubTransaction(); });
-        MemoryContextSwitchTo(context);
-        CurrentResourceOwner = owner;
+        end_subtransaction(true);
         return Outcome{tool_result(answer), false, std::nullopt};
     } catch (const PgError& error) {
-        // Copied before the rollback frees the memory the error was kept in.
+        // Copied before the rollback, which may free the memory the error was kept in.
         const int sqlstate = error.sqlstate();
-        const std::string message = error.what();
+        const std::string message = error.what() != nullptr ? error.what() : "";
         const std::string detail = error.original() != nullptr && error.original()->detail != nullptr
                                        ? error.original()->detail : error.detail();
         const std::string hint = error.original() != nullptr && error.original()->hint != nullptr
                                      ? error.original()->hint : error.hint();
-        pg_call([] { RollbackAndReleaseCurrentSubTransaction(); });
-        MemoryContextSwitchTo(context);
-        CurrentResourceOwner = owner;
+        end_subtransaction(false);
         if (sqlstate == ERRCODE_QUERY_CANCELED || sqlstate == ERRCODE_ASSERT_FAILURE)
             throw PgError(sqlstate, message, detail, hint);
         return error_outcome("Error: " + message + (detail.empty() ? "" : "\nDetail: " + detail) +
                              (hint.empty() ? "" : "\nHint: " + hint));
+    } catch (const std::exception& error) {
+        // What sql_entry would have raised, and PL/pgSQL's WHEN OTHERS turned into a result.
+        const std::string message = dynamic_cast<const std::bad_alloc*>(&error) != nullptr
+                                        ? "out of memory in mcp_analytics"
+                                        : std::string("internal error in mcp_analytics: ") + error.what();
+        end_subtransaction(false);
+        return error_outcome("Error: " + message);
     } catch (...) {
-        pg_call([] { RollbackAndReleaseCurrentSubTransaction(); });
-        MemoryContextSwitchTo(context);
-        CurrentResourceOwner = owner;
+        end_subtransaction(false);
         throw;
     }
 }
@@ -410,7 +394,7 @@ Datum call_tool_result(FunctionCallInfo fcinfo) {
 Datum result_text_sql(FunctionCallInfo fcinfo) {
     rapidjson::Document result;  // SQL NULL: not an object, as the SQL version read it
     Jsonb* as_jsonb = argument_is_null(fcinfo, 0) ? nullptr : pg_call([&] { return PG_GETARG_JSONB_P(0); });
-    if (as_jsonb != nullptr) result.Parse(jsonb::text_of(as_jsonb).c_str());
+    if (as_jsonb != nullptr) result.Parse<rapidjson::kParseFullPrecisionFlag>(jsonb::text_of(as_jsonb).c_str());
     return text_datum(result_text(result, argument_is_null(fcinfo, 1) ? "" : text_argument(fcinfo, 1), as_jsonb));
 }
 
