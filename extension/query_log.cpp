@@ -26,7 +26,6 @@ extern "C" {
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -281,6 +280,16 @@ struct StagedEntry {
 
 std::vector<StagedEntry> staged;
 Oid staged_by = InvalidOid;  // who the logging function ran as: the extension's owner
+// Beyond this, a transaction's further calls insert their rows at once (a script making
+// thousands of calls in one transaction keeps its memory, and its commit stays small).
+constexpr std::size_t kStagedBytesLimit = 16 * 1024 * 1024;
+
+std::size_t staged_bytes = 0;  // of the entries in `staged`
+
+void forget_staged() {
+    staged.clear();
+    staged_bytes = 0;
+}
 bool callbacks_registered = false;
 
 // Inserts what the queue could not take, still inside the committing transaction, as the
@@ -314,6 +323,7 @@ void insert_as_logger(const std::vector<std::string>& entries_json) {
 void write_staged(bool queue) {
     std::vector<StagedEntry> entries;
     entries.swap(staged);
+    staged_bytes = 0;
     std::vector<std::string> own;
     for (StagedEntry& entry : entries)
         if (!queue || !query_log_queue::enqueue(entry.json)) own.push_back(std::move(entry.json));
@@ -335,21 +345,24 @@ void on_transaction(XactEvent event, void*) {
             return;
         case XACT_EVENT_ABORT:
         case XACT_EVENT_PARALLEL_ABORT:
-            staged.clear();
+            forget_staged();
             return;
         default:
             return;
     }
 }
 
+// Entries are staged in order and subtransaction ids grow, so those of the subtransaction
+// that ends (and of its children, already handed to it) are the last ones.
 void on_subtransaction(SubXactEvent event, SubTransactionId subtransaction, SubTransactionId parent, void*) {
     if (event == SUBXACT_EVENT_ABORT_SUB) {
-        staged.erase(std::remove_if(staged.begin(), staged.end(),
-                                    [&](const StagedEntry& entry) { return entry.subtransaction >= subtransaction; }),
-                     staged.end());
+        while (!staged.empty() && staged.back().subtransaction >= subtransaction) {
+            staged_bytes -= staged.back().json.size();
+            staged.pop_back();
+        }
     } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
-        for (StagedEntry& entry : staged)
-            if (entry.subtransaction == subtransaction) entry.subtransaction = parent;
+        for (auto entry = staged.rbegin(); entry != staged.rend() && entry->subtransaction >= subtransaction; ++entry)
+            entry->subtransaction = parent;
     }
 }
 
@@ -363,14 +376,17 @@ void stage(const std::vector<std::string>& entries_json) {
     }
     staged_by = GetUserId();
     const SubTransactionId subtransaction = GetCurrentSubTransactionId();
-    for (const std::string& entry : entries_json) staged.push_back({entry, subtransaction});
+    for (const std::string& entry : entries_json) {
+        staged.push_back({entry, subtransaction});
+        staged_bytes += entry.size();
+    }
 }
 
 }  // namespace
 
 void write(const std::vector<std::string>& entries_json, bool wrote_nothing_before) {
     if (entries_json.empty()) return;
-    if (wrote_nothing_before && query_log_queue::enabled()) {
+    if (wrote_nothing_before && query_log_queue::enabled() && staged_bytes < kStagedBytesLimit) {
         stage(entries_json);
         return;
     }
