@@ -1,6 +1,7 @@
 #include "circuit_breaker.hpp"
 
 #include "pg_guard.hpp"
+#include "shared_struct.hpp"
 #include "pg_values.hpp"
 #include "utf8_text.hpp"
 
@@ -49,10 +50,6 @@ struct Shared {
 };
 
 Shared* shared = nullptr;
-shmem_startup_hook_type previous_shmem_startup = nullptr;
-#if PG_VERSION_NUM >= 150000
-shmem_request_hook_type previous_shmem_request = nullptr;
-#endif
 
 // Holds the spinlock for a few instructions; nothing inside may ereport or allocate.
 class SpinGuard {
@@ -89,24 +86,7 @@ void copy_message(char* target, const std::string& message) {
     target[length] = '\0';
 }
 
-void shmem_request() {
-#if PG_VERSION_NUM >= 150000
-    if (previous_shmem_request != nullptr) previous_shmem_request();
-#endif
-    RequestAddinShmemSpace(MAXALIGN(sizeof(Shared)));
-}
-
-void shmem_startup() {
-    if (previous_shmem_startup != nullptr) previous_shmem_startup();
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    bool found = false;
-    shared = static_cast<Shared*>(ShmemInitStruct("mcp_analytics circuit breaker", sizeof(Shared), &found));
-    if (!found) {
-        std::memset(static_cast<void*>(shared), 0, sizeof(Shared));
-        SpinLockInit(&shared->mutex);
-    }
-    LWLockRelease(AddinShmemInitLock);
-}
+void create(void* bytes) { SpinLockInit(&static_cast<Shared*>(bytes)->mutex); }
 
 }  // namespace
 
@@ -193,14 +173,7 @@ void define_settings() {
 
 void register_at_preload() {
     if (!process_shared_preload_libraries_in_progress) return;
-#if PG_VERSION_NUM >= 150000
-    previous_shmem_request = shmem_request_hook;
-    shmem_request_hook = shmem_request;
-#else
-    shmem_request();
-#endif
-    previous_shmem_startup = shmem_startup_hook;
-    shmem_startup_hook = shmem_startup;
+    register_shared_struct("mcp_analytics circuit breaker", sizeof(Shared), create, reinterpret_cast<void**>(&shared));
 }
 
 namespace {

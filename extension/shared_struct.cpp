@@ -55,7 +55,8 @@ void create_all() {
 }  // namespace
 
 void register_shared_struct(const char* name, Size size, void (*on_create)(void*), void** where) {
-    if (!process_shared_preload_libraries_in_progress || registered == kMaxStructs) return;
+    if (!process_shared_preload_libraries_in_progress) return;
+    if (registered == kMaxStructs) elog(ERROR, "mcp_analytics registers more than %d shared structs", kMaxStructs);
     if (registered == 0) {
 #if PG_VERSION_NUM >= 150000
         previous_shmem_request = shmem_request_hook;

@@ -6,6 +6,7 @@
 #include "jobs_settings.hpp"
 #include "maintenance.hpp"
 #include "pg_guard.hpp"
+#include "shared_struct.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -75,10 +76,6 @@ struct SharedState {
 };
 
 SharedState* shared = nullptr;
-shmem_startup_hook_type previous_shmem_startup = nullptr;
-#if PG_VERSION_NUM >= 150000
-shmem_request_hook_type previous_shmem_request = nullptr;
-#endif
 
 int my_slot = -1;  // in a job worker: its slot
 bool wake_pending = false;
@@ -117,25 +114,7 @@ void mark_requested(DatabaseEntry* entry, TimestampTz now) {
     entry->since = now;
 }
 
-void shmem_request() {
-#if PG_VERSION_NUM >= 150000
-    if (previous_shmem_request != nullptr) previous_shmem_request();
-#endif
-    RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
-}
-
-void shmem_startup() {
-    if (previous_shmem_startup != nullptr) previous_shmem_startup();
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    bool found = false;
-    shared = static_cast<SharedState*>(
-        ShmemInitStruct("mcp_analytics jobs", sizeof(SharedState), &found));
-    if (!found) {
-        std::memset(static_cast<void*>(shared), 0, sizeof(SharedState));
-        SpinLockInit(&shared->mutex);
-    }
-    LWLockRelease(AddinShmemInitLock);
-}
+void create(void* bytes) { SpinLockInit(&static_cast<SharedState*>(bytes)->mutex); }
 
 // Marks the database as having new work and sets the latches of whoever should look.
 void wake_database(Oid database) {
@@ -469,14 +448,7 @@ void worker_exit(int, Datum) {
 
 void register_at_preload() {
     if (!process_shared_preload_libraries_in_progress) return;
-#if PG_VERSION_NUM >= 150000
-    previous_shmem_request = shmem_request_hook;
-    shmem_request_hook = shmem_request;
-#else
-    shmem_request();
-#endif
-    previous_shmem_startup = shmem_startup_hook;
-    shmem_startup_hook = shmem_startup;
+    register_shared_struct("mcp_analytics jobs", sizeof(SharedState), create, reinterpret_cast<void**>(&shared));
 
     BackgroundWorker launcher;
     std::memset(&launcher, 0, sizeof launcher);
