@@ -278,19 +278,19 @@ struct StagedEntry {
     SubTransactionId subtransaction;  // the entry goes if this one aborts
 };
 
-std::vector<StagedEntry> staged;
-Oid staged_by = InvalidOid;  // who the logging function ran as: the extension's owner
 // Beyond this, a transaction's further calls insert their rows at once (a script making
 // thousands of calls in one transaction keeps its memory, and its commit stays small).
 constexpr std::size_t kStagedBytesLimit = 16 * 1024 * 1024;
 
+std::vector<StagedEntry> staged;
 std::size_t staged_bytes = 0;  // of the entries in `staged`
+Oid staged_by = InvalidOid;    // who the logging function ran as: the extension's owner
+bool callbacks_registered = false;
 
 void forget_staged() {
     staged.clear();
     staged_bytes = 0;
 }
-bool callbacks_registered = false;
 
 // Inserts what the queue could not take, still inside the committing transaction, as the
 // user the call's SECURITY DEFINER function ran as and with its search_path: the session's
