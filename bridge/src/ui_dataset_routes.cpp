@@ -17,8 +17,6 @@ constexpr const char* sources[] = {"postgres", "fabric", "custom"};
 // The five-raw-rows rule: the profile function keeps at most five; so does the page.
 constexpr std::size_t max_sample_rows = 5;
 
-View text_or_false(const std::string& text) { return text.empty() ? View(false) : View(text); }
-
 View dataset_view(const rapidjson::Value& dataset, const std::set<long long>& busy) {
     View view = json_view(dataset);
     const std::string status = text_member(dataset, "status");
@@ -38,17 +36,10 @@ View dataset_view(const rapidjson::Value& dataset, const std::set<long long>& bu
 // The datasets list: GET /ui/datasets?status=…
 Response datasets_page(UiPages& pages, UiRequest& request) {
     const std::string wanted = request.form.get("status");
-    std::optional<std::string> json;
-    UiError error;
-    if (!pages.call(request, "SELECT mcp.ui_datasets_page(nullif($1, ''))::text", {wanted}, false,
-                    json, error)) {
-        return pages.error_page(request, error);
-    }
-    const auto document = parse_json(json.value_or("{}"));
-    if (!document || !document->IsObject()) {
-        return pages.error_page(
-            request, ui_error(http::status::bad_gateway, "Unexpected answer from the database."));
-    }
+    std::optional<Response> refusal;
+    const auto document =
+        pages.read_object(request, "SELECT mcp.ui_datasets_page(nullif($1, ''))::text", {wanted}, refusal);
+    if (!document) return std::move(*refusal);
     std::set<long long> busy;
     if (member(*document, "busy").IsArray()) {
         for (const auto& id : member(*document, "busy").GetArray()) {
@@ -379,17 +370,10 @@ View metadata_view(const rapidjson::Value& metadata) {
 
 Response render_dataset_page(UiPages& pages, UiRequest& request, const std::string& id,
                              http::status status, const UiError* failure) {
-    std::optional<std::string> json;
-    UiError error;
-    if (!pages.call(request, "SELECT mcp.ui_dataset_page($1::integer)::text", {id}, false, json,
-                    error)) {
-        return pages.error_page(request, error);
-    }
-    const auto document = parse_json(json.value_or("{}"));
-    if (!document || !document->IsObject() || !document->HasMember("dataset")) {
-        return pages.error_page(
-            request, ui_error(http::status::bad_gateway, "Unexpected answer from the database."));
-    }
+    std::optional<Response> refusal;
+    const auto document =
+        pages.read_object(request, "SELECT mcp.ui_dataset_page($1::integer)::text", {id}, refusal, "dataset");
+    if (!document) return std::move(*refusal);
     const auto& dataset = member(*document, "dataset");
     const auto& progress = member(*document, "progress");
     const std::string state = text_member(dataset, "status");

@@ -125,9 +125,9 @@ View entry_row(const rapidjson::Value& entry) {
     row.set("time", format_timestamp(text_member(entry, "created_at")));
     row.set("client", client_of(entry));
     const std::string person = text_member(entry, "user_login");
-    row.set("person", person.empty() ? View(false) : View(person));
+    row.set("person", text_or_false(person));
     const std::string oauth_client = text_member(entry, "oauth_client_name");
-    row.set("oauth_client", oauth_client.empty() ? View(false) : View(oauth_client));
+    row.set("oauth_client", text_or_false(oauth_client));
     row.set("query", one_line(text_member(entry, "query_text"), 140));
     row.set("query_type", text_member(entry, "query_type"));
     row.set("rows", text_member(entry, "rows_returned"));
@@ -139,7 +139,7 @@ View entry_row(const rapidjson::Value& entry) {
             failed ? View(one_line(text_member(entry, "error_message"), 160)) : View(false));
     row.set("cached", View(bool_member(entry, "was_cached")));
     const std::string rule = text_member(entry, "house_rule");
-    row.set("house_rule", rule.empty() ? View(false) : View(rule));
+    row.set("house_rule", text_or_false(rule));
     return row;
 }
 
@@ -250,17 +250,10 @@ void add_entries(View& view, const LogFilters& filters, const rapidjson::Value& 
 
 Response logs_page(UiPages& pages, UiRequest& request) {
     const LogFilters filters = read_filters(request.form);
-    std::optional<std::string> json;
-    UiError error;
-    if (!pages.call(request, "SELECT mcp.ui_logs_page($1::jsonb)::text",
-                    {filters_json(filters, true)}, false, json, error)) {
-        return pages.error_page(request, error);
-    }
-    const auto document = parse_json(json.value_or("{}"));
-    if (!document || !document->IsObject()) {
-        return pages.error_page(
-            request, ui_error(http::status::bad_gateway, "Unexpected answer from the database."));
-    }
+    std::optional<Response> refusal;
+    const auto document = pages.read_object(request, "SELECT mcp.ui_logs_page($1::jsonb)::text",
+                                            {filters_json(filters, true)}, refusal);
+    if (!document) return std::move(*refusal);
     View view;
     add_filter_options(view, filters, member(*document, "clients"), member(*document, "people"));
     add_statistics(view, member(*document, "stats"));
@@ -274,16 +267,9 @@ Response log_entry_page(UiPages& pages, UiRequest& request) {
         return pages.error_page(request,
                                 ui_error(http::status::not_found, "There is no such log entry."));
     }
-    std::optional<std::string> json;
-    UiError error;
-    if (!pages.call(request, "SELECT mcp.query_log($1::bigint)::text", {*id}, false, json, error)) {
-        return pages.error_page(request, error);
-    }
-    const auto document = parse_json(json.value_or("{}"));
-    if (!document || !document->IsObject()) {
-        return pages.error_page(
-            request, ui_error(http::status::bad_gateway, "Unexpected answer from the database."));
-    }
+    std::optional<Response> refusal;
+    const auto document = pages.read_object(request, "SELECT mcp.query_log($1::bigint)::text", {*id}, refusal);
+    if (!document) return std::move(*refusal);
     const auto& entry = *document;
     View view;
     view.set("entry", json_view(entry));

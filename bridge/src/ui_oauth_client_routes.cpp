@@ -48,17 +48,9 @@ View client_row(const rapidjson::Value& client) {
 
 Response clients_page(UiPages& pages, UiRequest& request, http::status status = http::status::ok,
                       const UiError* failure = nullptr, View created = View(false)) {
-    std::optional<std::string> json;
-    UiError error;
-    if (!pages.call(request, "SELECT mcp.ui_oauth_clients_page()::text", {}, false, json,
-                    error)) {
-        return pages.error_page(request, error);
-    }
-    const auto document = parse_json(json.value_or("{}"));
-    if (!document || !document->IsObject()) {
-        return pages.error_page(
-            request, ui_error(http::status::bad_gateway, "Unexpected answer from the database."));
-    }
+    std::optional<Response> refusal;
+    const auto document = pages.read_object(request, "SELECT mcp.ui_oauth_clients_page()::text", {}, refusal);
+    if (!document) return std::move(*refusal);
     View clients = view_list();
     if (member(*document, "clients").IsArray()) {
         for (const auto& client : member(*document, "clients").GetArray()) {
@@ -117,7 +109,7 @@ Response create_client(UiPages& pages, UiRequest& request) {
     created.set("name", name);
     created.set("client_id", text_member(*answer, "client_id"));
     const std::string secret = text_member(*answer, "client_secret");
-    created.set("secret", secret.empty() ? View(false) : View(secret));
+    created.set("secret", text_or_false(secret));
     return clients_page(pages, request, http::status::created, nullptr, created);
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include <rapidjson/document.h>
+
 #include "pg_connection.hpp"
 #include "router.hpp"
 #include "ui_form.hpp"
@@ -51,6 +53,13 @@ class UiPages {
     // SQL NULL or no row). On failure returns false and fills `error`.
     bool call(const UiRequest& request, std::string sql, PgParams params, bool write,
               std::optional<std::string>& value, UiError& error);
+
+    // A page's data: a read whose answer is one JSON object (with an object member
+    // `required`, when named). Otherwise nullopt, and `refusal` holds the error page to
+    // answer instead: the database's refusal, or "Unexpected answer from the database.".
+    std::optional<rapidjson::Document> read_object(const UiRequest& request, std::string sql,
+                                                   PgParams params, std::optional<Response>& refusal,
+                                                   const char* required = nullptr);
 
     // A whole page: the layout around templates/<name>.mustache. `nav` marks the current
     // section of the navigation.

@@ -12,8 +12,6 @@ namespace {
 
 constexpr const char* roles[] = {"reader", "admin"};
 
-View text_or_false(const std::string& text) { return text.empty() ? View(false) : View(text); }
-
 // The person id of the route: a positive integer that fits the integer column.
 std::optional<std::string> person_id(const RouteParams& params) {
     auto id = positive_id(params, "id");
@@ -71,16 +69,9 @@ View person_row(const rapidjson::Value& person) {
 
 Response people_page(UiPages& pages, UiRequest& request, http::status status = http::status::ok,
                      const UiError* failure = nullptr) {
-    std::optional<std::string> json;
-    UiError error;
-    if (!pages.call(request, "SELECT mcp.ui_people_page()::text", {}, false, json, error)) {
-        return pages.error_page(request, error);
-    }
-    const auto document = parse_json(json.value_or("{}"));
-    if (!document || !document->IsObject()) {
-        return pages.error_page(
-            request, ui_error(http::status::bad_gateway, "Unexpected answer from the database."));
-    }
+    std::optional<Response> refusal;
+    const auto document = pages.read_object(request, "SELECT mcp.ui_people_page()::text", {}, refusal);
+    if (!document) return std::move(*refusal);
     View people = view_list();
     if (member(*document, "people").IsArray()) {
         for (const auto& person : member(*document, "people").GetArray()) {
@@ -150,17 +141,10 @@ View person_datasets_view(const rapidjson::Value& datasets) {
 
 Response person_page(UiPages& pages, UiRequest& request, const std::string& id,
                      http::status status = http::status::ok, const UiError* failure = nullptr) {
-    std::optional<std::string> json;
-    UiError error;
-    if (!pages.call(request, "SELECT mcp.ui_person_page($1::integer)::text", {id}, false, json,
-                    error)) {
-        return pages.error_page(request, error);
-    }
-    const auto document = parse_json(json.value_or("{}"));
-    if (!document || !document->IsObject() || !member(*document, "person").IsObject()) {
-        return pages.error_page(
-            request, ui_error(http::status::bad_gateway, "Unexpected answer from the database."));
-    }
+    std::optional<Response> refusal;
+    const auto document =
+        pages.read_object(request, "SELECT mcp.ui_person_page($1::integer)::text", {id}, refusal, "person");
+    if (!document) return std::move(*refusal);
     const auto& person = member(*document, "person");
     View who;
     who.set("id", id);

@@ -292,6 +292,26 @@ bool UiPages::call(const UiRequest& request, std::string sql, PgParams params, b
     return true;
 }
 
+std::optional<rapidjson::Document> UiPages::read_object(const UiRequest& request, std::string sql,
+                                                        PgParams params,
+                                                        std::optional<Response>& refusal,
+                                                        const char* required) {
+    std::optional<std::string> json;
+    UiError error;
+    if (!call(request, std::move(sql), std::move(params), false, json, error)) {
+        refusal = error_page(request, error);
+        return std::nullopt;
+    }
+    auto document = parse_json(json.value_or("{}"));
+    if (!document || !document->IsObject() ||
+        (required != nullptr && !(document->HasMember(required) && (*document)[required].IsObject()))) {
+        refusal = error_page(request,
+                             ui_error(http::status::bad_gateway, "Unexpected answer from the database."));
+        return std::nullopt;
+    }
+    return document;
+}
+
 View layout_view(std::string_view title) {
     View view;
     view.set("title", std::string(title));

@@ -11,6 +11,8 @@ namespace mcp::bridge {
 
 View view_list() { return View(View::type::list); }
 
+View text_or_false(const std::string& text) { return text.empty() ? View(false) : View(text); }
+
 View json_view(const rapidjson::Value& value) {
     if (value.IsObject()) {
         View object;

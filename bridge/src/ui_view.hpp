@@ -16,6 +16,9 @@ using View = kainjow::mustache::data;
 
 View view_list();
 
+// Text, or false when it is empty: a template section over it then renders nothing.
+View text_or_false(const std::string& text);
+
 // A JSON document as a view: objects and arrays as they are, strings as text, numbers in
 // their JSON spelling, true as true; false, null and "" as false, so that a section over a
 // missing value renders nothing and a variable prints nothing.
