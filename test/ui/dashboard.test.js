@@ -7,99 +7,24 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { execFileSync } = require('node:child_process');
-const { chromium } = require('playwright-core');
 const { sdkClient, waitFor } = require('../mcp/harness.js');
+const { required, psql, openBrowser: open, closeBrowsers, shot, submit, unlabelledInputs } = require('./browser.js');
 
-function required(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run this test through test/ui/run.sh`);
-  return value;
-}
 const url = required('MCP_UI_URL');
 const adminKey = required('MCP_UI_ADMIN_KEY');
 const readerKey = required('MCP_UI_READER_KEY');
-const artifacts = required('MCP_UI_ARTIFACTS');
 const demoConninfo = required('MCP_DEMO_CONNINFO');
 const demoPassword = /password=(\S+)/.exec(demoConninfo)[1];
 const clientName = 'ui-e2e-sdk-client';
 
-function psql(sql, vars = {}) {
-  const args = ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', required('MCP_UI_DB')];
-  for (const [name, value] of Object.entries(vars)) args.push('-v', `${name}=${value}`);
-  return execFileSync('psql', args, { input: sql, encoding: 'utf8' }).trim();
-}
-
-// Every browser gets a fresh profile folder of its own, removed afterwards.
-const browsers = [];
-async function openBrowser({ javaScript = true, width = 1280, height = 900 } = {}) {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-ui-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: required('MCP_UI_CHROMIUM'),
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    javaScriptEnabled: javaScript,
-    viewport: { width, height },
-  });
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(10000);
-  const problems = [];
-  // Names the element behind any CSP violation (the browser's own message does not).
-  await page.addInitScript(() => document.addEventListener('securitypolicyviolation', (event) => {
-    const target = event.target && event.target.outerHTML ? event.target.outerHTML.slice(0, 160) : '';
-    console.error(`CSP violation of ${event.violatedDirective} by ${target} at ${location.pathname}`);
-  }));
-  page.on('console', (message) => {
-    // HTTP errors the test provokes (a refused key) are logged as "Failed to load resource";
-    // anything else (a CSP violation, a script error) is a problem.
-    if (message.type() === 'error' && !/^Failed to load resource/.test(message.text())) {
-      const where = message.location();
-      problems.push(`${message.text().slice(0, 120)} (${where.url || page.url()}:${where.lineNumber})`);
-    }
-  });
-  page.on('pageerror', (error) => problems.push('page error: ' + error.message));
-  page.on('dialog', (dialog) => dialog.accept());  // hx-confirm on deactivate and revoke
-  // Every page and fragment the browser receives is checked for the dataset's password.
-  page.on('response', async (response) => {
-    const type = response.headers()['content-type'] || '';
-    if (!type.startsWith('text/html')) return;
-    const body = await response.text().catch(() => '');
-    if (body.includes(demoPassword)) problems.push('the connection password appeared in ' + response.url());
-  });
-  const entry = { context, page, problems, profile };
-  browsers.push(entry);
-  return entry;
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(artifacts, name + '.png'), fullPage: true });
-}
-
-// Submits by clicking, then waits for the new page: a boosted swap replaces #main, a full
-// navigation replaces the document; either way the marked #main is gone.
-async function submit(page, selector) {
-  await page.evaluate(() => { document.getElementById('main').dataset.stale = '1'; });
-  await page.click(selector);
-  await page.waitForSelector('#main:not([data-stale])');
-}
+// Every page and fragment the browser receives is checked for the dataset's password.
+const openBrowser = (options = {}) => open({ ...options, secrets: [{ value: demoPassword, name: 'the connection password' }] });
 
 async function signIn(page, key) {
   await page.goto(url + '/ui/datasets');
   assert.match(page.url(), /\/ui\/sign-in\?next=/);
   await page.fill('#api_key', key);
   await Promise.all([page.waitForURL(/\/ui\/datasets$/), page.click('form[action="/ui/sign-in"] button[type=submit]')]);
-}
-
-// Inputs without a label (by <label for>, a wrapping label, aria-label or aria-labelledby).
-async function unlabelledInputs(page) {
-  return page.evaluate(() => Array.from(document.querySelectorAll('input, select, textarea'))
-    .filter((el) => el.type !== 'hidden')
-    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') &&
-                    !el.getAttribute('aria-labelledby'))
-    .map((el) => el.outerHTML.slice(0, 120)));
 }
 
 let admin;
@@ -110,12 +35,7 @@ before(async () => {
   admin = await openBrowser();
 });
 
-after(async () => {
-  for (const { context, profile } of browsers) {
-    await context.close().catch(() => {});
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
-});
+after(closeBrowsers);
 
 test('signs in with an admin API key into an HttpOnly, SameSite=Strict session cookie', async () => {
   const { page, context } = admin;

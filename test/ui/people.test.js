@@ -8,21 +8,12 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const crypto = require('node:crypto');
 const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { execFileSync } = require('node:child_process');
-const { chromium } = require('playwright-core');
+const crypto = require('node:crypto');
+const { required, psql, openBrowser: open, closeBrowsers, shot, submit, unlabelledInputs } = require('./browser.js');
 
-function required(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run this test through test/ui/run.sh`);
-  return value;
-}
 const url = required('MCP_UI_URL');
 const adminKey = required('MCP_UI_ADMIN_KEY');
-const artifacts = required('MCP_UI_ARTIFACTS');
 const demoConninfo = required('MCP_DEMO_CONNINFO');
 
 const login = 'ui.grace@example.com';
@@ -31,58 +22,8 @@ const password = 'grace initial pass ' + crypto.randomBytes(6).toString('hex');
 const newPassword = 'grace second pass ' + crypto.randomBytes(6).toString('hex');
 const clientName = 'UI <img src=x> client';
 
-function psql(sql, vars = {}) {
-  const args = ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', required('MCP_UI_DB')];
-  for (const [name, value] of Object.entries(vars)) args.push('-v', `${name}=${value}`);
-  return execFileSync('psql', args, { input: sql, encoding: 'utf8' }).trim();
-}
-
-const browsers = [];
-async function openBrowser() {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-ui-people-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: required('MCP_UI_CHROMIUM'),
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-  });
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(10000);
-  const problems = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !/^Failed to load resource/.test(message.text())) {
-      problems.push(`${message.text().slice(0, 160)} (${page.url()})`);
-    }
-  });
-  page.on('pageerror', (error) => problems.push('page error: ' + error.message));
-  page.on('dialog', (dialog) => dialog.accept());  // hx-confirm
-  // No page or fragment ever carries a password typed into a form.
-  page.on('response', async (response) => {
-    const type = response.headers()['content-type'] || '';
-    if (!type.startsWith('text/html')) return;
-    const body = await response.text().catch(() => '');
-    for (const secret of [password, newPassword]) {
-      if (body.includes(secret)) problems.push('a password appeared in ' + response.url());
-    }
-    if (response.url().includes(password) || response.url().includes(newPassword)) {
-      problems.push('a password appeared in a URL: ' + response.url());
-    }
-  });
-  const entry = { context, page, problems, profile };
-  browsers.push(entry);
-  return entry;
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(artifacts, name + '.png'), fullPage: true });
-}
-
-async function submit(page, selector) {
-  await page.evaluate(() => { document.getElementById('main').dataset.stale = '1'; });
-  await page.click(selector);
-  await page.waitForSelector('#main:not([data-stale])');
-}
+// No page, fragment or URL ever carries a password typed into a form.
+const openBrowser = () => open({ secrets: [{ value: password, name: 'a password' }, { value: newPassword, name: 'a password' }] });
 
 async function signInWithKey(page, key) {
   await page.goto(url + '/ui/sign-in');
@@ -95,14 +36,6 @@ async function signInAsPerson(page, secret) {
   await page.fill('#login', login);
   await page.fill('#password', secret);
   await submit(page, 'form[action="/ui/sign-in"] button[type=submit]');
-}
-
-async function unlabelledInputs(page) {
-  return page.evaluate(() => Array.from(document.querySelectorAll('input, select, textarea'))
-    .filter((el) => el.type !== 'hidden')
-    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') &&
-                    !el.getAttribute('aria-labelledby'))
-    .map((el) => el.outerHTML.slice(0, 120)));
 }
 
 async function datasetNames(page) {
@@ -125,12 +58,7 @@ before(async () => {
   await signInWithKey(admin.page, adminKey);
 });
 
-after(async () => {
-  for (const { context, profile } of browsers) {
-    await context.close().catch(() => {});
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
-});
+after(closeBrowsers);
 
 test('an admin creates a person; the name is shown escaped and the password never comes back', async () => {
   const { page } = admin;
