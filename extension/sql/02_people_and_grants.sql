@@ -108,10 +108,13 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION mcp._notify_grants_change() IS 'Trigger: drops cached context texts and tells bridges the catalogs changed when grants or group memberships change';
+COMMENT ON FUNCTION mcp._notify_grants_change() IS 'Trigger: drops cached context texts and tells bridges the catalogs changed when grants, group memberships or a key''s role change';
 CREATE TRIGGER dataset_grants_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mcp.dataset_grants
     FOR EACH STATEMENT EXECUTE FUNCTION mcp._notify_grants_change();
 CREATE TRIGGER group_members_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mcp.group_members
+    FOR EACH STATEMENT EXECUTE FUNCTION mcp._notify_grants_change();
+-- A key's role decides what it sees too: an admin sees every dataset, a revoked key none.
+CREATE TRIGGER api_keys_context AFTER UPDATE OF role, kind, user_id, revoked_at ON mcp.api_keys
     FOR EACH STATEMENT EXECUTE FUNCTION mcp._notify_grants_change();
 
 -- In C++ (caller.cpp): every access check asks, several times per tool call.

@@ -3,7 +3,7 @@
 -- dataset looks missing), and the whole OAuth flow with its refusals.
 \getenv demo_conninfo MCP_DEMO_CONNINFO
 BEGIN;
-SELECT plan(165);
+SELECT plan(169);
 SET LOCAL client_min_messages = warning;
 -- Cheap hashes for the test; the shipped cost is 15.
 SELECT mcp.set_setting('auth.password_cost', '10') IS NOT NULL AS cheap \gset
@@ -86,6 +86,15 @@ SELECT set_eq($$SELECT (d ->> 'id')::integer FROM jsonb_array_elements(mcp.call_
 SELECT ok(NOT EXISTS (SELECT 1 FROM mcp.mcp_resources() WHERE uri LIKE 'mcp-analytics://datasets/' || :ds2 || '/%'), 'and resources/list');
 SELECT ok((SELECT description FROM mcp.mcp_tools() WHERE name = 'execute_query') NOT LIKE '%tap_users_other%', 'and the tool descriptions');
 SELECT ok(mcp.context(1) NOT LIKE '%tap_users_other%' AND mcp.context(1) LIKE '%tap_users_demo%', 'and the level-1 context');
+-- Her level-1 context is cached per key; a new role shows at once (the cache goes with it).
+SELECT set_config('mcp.caller', '', true) IS NOT NULL AS nobody_for_role \gset
+SELECT ok(mcp.set_user_role('alice@example.com', 'admin'), 'alice made an admin');
+SELECT set_config('mcp.caller', :'alice_key', true) IS NOT NULL AS as_admin_alice \gset
+SELECT ok(mcp.context(1) LIKE '%tap_users_other%', 'her level-1 context now lists every dataset');
+SELECT set_config('mcp.caller', '', true) IS NOT NULL AS nobody_for_role2 \gset
+SELECT ok(mcp.set_user_role('alice@example.com', 'reader'), 'a reader again');
+SELECT set_config('mcp.caller', :'alice_key', true) IS NOT NULL AS as_alice_again \gset
+SELECT ok(mcp.context(1) NOT LIKE '%tap_users_other%', 'and only her datasets again');
 SELECT throws_ok(format('SELECT mcp.dataset(%s)', :ds2), 'P0002', 'dataset ' || :ds2 || ' does not exist', 'an ungranted dataset does not exist for them');
 SELECT throws_ok('SELECT mcp.dataset(999999)', 'P0002', 'dataset 999999 does not exist', 'exactly as a missing one');
 SELECT throws_ok(format('SELECT mcp.context(2, %s)', :ds2), 'P0002', 'dataset ' || :ds2 || ' does not exist', 'describe (level 2) refuses it alike');
