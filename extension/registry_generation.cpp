@@ -94,16 +94,25 @@ void register_at_preload() {
 }
 
 std::optional<std::uint64_t> current() {
-    // A standby replays changes without triggers: it keeps nothing.
-    if (shared == nullptr || changed_here || !ActiveSnapshotSet() || RecoveryInProgress()) return std::nullopt;
-    const Snapshot snapshot = GetActiveSnapshot();
-    const FullTransactionId next = ReadNextFullTransactionId();
+    if (shared == nullptr || changed_here) return std::nullopt;
+    // A standby replays changes without triggers: it keeps nothing. (Callers hold C++
+    // objects: the PostgreSQL calls go through the guard.)
+    bool usable = false;
+    TransactionId xmin = InvalidTransactionId;
+    FullTransactionId next = InvalidFullTransactionId;
+    pg_call([&] {
+        usable = ActiveSnapshotSet() && !RecoveryInProgress();
+        if (!usable) return;
+        xmin = GetActiveSnapshot()->xmin;
+        next = ReadNextFullTransactionId();
+    });
+    if (!usable) return std::nullopt;
     SpinLockAcquire(&shared->mutex);
     if (!FullTransactionIdIsValid(shared->newest_writer)) shared->newest_writer = next;
     const uint64 generation = shared->generation;
     const FullTransactionId newest_writer = shared->newest_writer;
     SpinLockRelease(&shared->mutex);
-    if (!FullTransactionIdPrecedes(newest_writer, full_xmin(snapshot->xmin, next))) return std::nullopt;
+    if (!FullTransactionIdPrecedes(newest_writer, full_xmin(xmin, next))) return std::nullopt;
     return generation;
 }
 
