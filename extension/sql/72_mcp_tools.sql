@@ -160,13 +160,6 @@ AS 'MODULE_PATHNAME', 'mcp_call_tool';
 COMMENT ON FUNCTION mcp.call_tool(text, jsonb, jsonb) IS
 'Runs an MCP tool (tools/call) and returns its result: {content: [{type: text, text}], structuredContent, isError}. Bad arguments and failures are isError results that tell the model what to fix; an unknown tool is an error (SQLSTATE 42883). context {client_name, client_version, user_agent, session_id, api_key_id} reaches the query log, and is also readable as the transaction''s setting mcp.request_context.';
 
-CREATE FUNCTION mcp.call_tool_result(name text, arguments jsonb DEFAULT '{}', context jsonb DEFAULT '{}',
-                                     OUT result text, OUT is_error boolean, OUT insufficient_scope text)
-LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'mcp_call_tool_result';
-COMMENT ON FUNCTION mcp.call_tool_result(text, jsonb, jsonb) IS
-'mcp.call_tool as a row, for mcp-bridge: result is the MCP tool result as JSON text (as the bridge sends it, with no jsonb conversion of a large result either way), is_error its isError, insufficient_scope the scopes to ask for when an OAuth connection lacks the one the tool needs (else NULL).';
-
 ------------------------------------------------------------------------------------------
 -- Handlers
 ------------------------------------------------------------------------------------------
@@ -332,5 +325,4 @@ INSERT INTO mcp.tools (name, title, sort_order, handler, requires, description, 
  $j${"type": "object", "properties": {"dataset_id": {"type": "integer", "minimum": 1, "description": "Id of the dataset (live now: {{datasets}})"}, "spec": {"type": "object", "description": "What to estimate", "properties": {"measure": {"type": "string", "enum": ["reach", "reach_pct", "avg_frequency", "mean", "share", "projected_events", "quantile"]}, "metric": {"type": "string", "description": "Per-user expression for mean and quantile, e.g. sum(spend_inr)"}, "condition": {"type": "string", "description": "Boolean per-user condition for share"}, "q": {"type": "number", "minimum": 0, "maximum": 1, "description": "Quantile, e.g. 0.5"}, "user_table": {"type": "string"}, "event_table": {"type": "string"}, "event_filter": {"type": "string", "description": "SQL condition on event rows"}, "user_filter": {"type": "string", "description": "SQL condition on user rows"}, "group_by": {"type": "array", "items": {"type": "string"}, "description": "User or event columns to group by"}, "universe": {"type": "string", "description": "Boolean column of the user table that defines the population"}}, "required": ["measure"]}}, "required": ["dataset_id", "spec"], "additionalProperties": false}$j$,
  $j${"type": "object", "properties": {"rows": {"type": "array", "items": {"type": "object"}}, "sql": {"type": "string"}, "warnings": {"type": "array"}}, "required": ["rows"]}$j$);
 
-GRANT EXECUTE ON FUNCTION mcp.mcp_tools(), mcp.call_tool(text, jsonb, jsonb), mcp.call_tool_result(text, jsonb, jsonb)
-TO mcp_reader;
+GRANT EXECUTE ON FUNCTION mcp.mcp_tools(), mcp.call_tool(text, jsonb, jsonb) TO mcp_reader;

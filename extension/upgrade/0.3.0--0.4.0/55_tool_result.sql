@@ -1,0 +1,1 @@
+../../sql/72_mcp_tool_result.sql
