@@ -1,5 +1,6 @@
 // The query log's asynchronous path. A tool call whose transaction writes nothing else hands
-// its log entry to a queue in shared memory instead of inserting it: one ring buffer per
+// its log entry, when that transaction commits (query_log.cpp), to a queue in shared memory
+// instead of inserting it: one ring buffer per
 // database (mcp_analytics.query_log_queue kB), drained by that database's writer, a background
 // worker that inserts everything queued in one statement and one commit, then sleeps. So the
 // call's transaction stays read-only (no xid, no WAL, no commit record) and the rows of busy
