@@ -7,6 +7,7 @@
 #include "auth.hpp"
 #include "cors.hpp"
 #include "event_streams.hpp"
+#include "fiber.hpp"
 #include "health_routes.hpp"
 #include "host_policy.hpp"
 #include "hot_reload.hpp"
@@ -29,6 +30,12 @@
 namespace mcp::bridge {
 
 namespace {
+
+McpDispatcher::Options dispatcher_options() {
+    McpDispatcher::Options options;
+    options.pause = [](std::chrono::milliseconds span) { fiber::sleep_until(fiber::Clock::now() + span); };
+    return options;
+}
 
 PgPoolOptions pool_options(const Config& config) {
     PgPoolOptions options;
@@ -72,7 +79,7 @@ struct App::Parts {
                    : config.proxy_trust.public_url + "/.well-known/oauth-protected-resource/mcp"),
           unreached(pool, logger),
           backend(pool, logger, config.session_idle_timeout, &unreached),
-          dispatcher(backend, in_flight, McpDispatcher::Options{}, &metrics),
+          dispatcher(backend, in_flight, dispatcher_options(), &metrics),
           origins(config.allowed_origins),
           hot_reload(config.database_url, backend, auth, streams, metrics, logger, &listeners),
           hosts(config.listen.host, config.allowed_hosts),

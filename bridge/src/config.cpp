@@ -215,7 +215,7 @@ const std::vector<Setting>& settings() {
          "time requests in flight get to finish on SIGTERM/SIGINT (default 10s)", false,
          duration([](Config& c, std::chrono::milliseconds d) { c.shutdown_timeout = d; })},
         {"--workers", "MCP_BRIDGE_WORKERS", "N",
-         "threads that run requests while they wait on the database, 1-256 (default 16)", false,
+         "threads that run requests in --stdio mode, 1-256 (default 16); over HTTP, requests run as fibers on the I/O threads", false,
          unsigned_in_range(1, 256,
                            [](Config& c, std::uint64_t n) { c.workers = static_cast<unsigned>(n); })},
         {"--db-pool-size", "MCP_BRIDGE_DB_POOL_SIZE", "N",

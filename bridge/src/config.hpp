@@ -35,7 +35,7 @@ struct Config {
     // libpq conninfo or URI of the metadata database; empty means unconfigured.
     std::string database_url;
     unsigned threads = 2;   // I/O threads
-    unsigned workers = 16;  // threads that run handlers (they wait on the database)
+    unsigned workers = 16;  // threads that run handlers in --stdio mode
     Limits limits;
     // Upper bound on a graceful stop; requests still running after it are cut off.
     std::chrono::milliseconds shutdown_timeout{10'000};

@@ -14,7 +14,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include "http_session.hpp"
 
@@ -41,9 +40,7 @@ struct HttpServer::Impl {
          RequestObserver observer)
         : config(config),
           announce(announce),
-          handler_pool(config.workers),
           context(std::make_shared<SessionContext>(std::move(router), config.limits, logger,
-                                                   handler_pool.get_executor(),
                                                    std::move(observer))),
           acceptor(net::make_strand(io)),
           retry_timer(acceptor.get_executor()) {
@@ -58,10 +55,9 @@ struct HttpServer::Impl {
 
     const Config config;
     std::ostream& announce;
-    // Declaration order is destruction order in reverse: sessions still queued in the pool
-    // or the io_context are destroyed while both still exist.
+    // Declaration order is destruction order in reverse: sessions still queued in the
+    // io_context are destroyed while the context they share still exists.
     net::io_context io;
-    net::thread_pool handler_pool;
     std::shared_ptr<SessionContext> context;
     tcp::acceptor acceptor;
     net::steady_timer retry_timer;
@@ -97,8 +93,8 @@ void HttpServer::Impl::start() {
     announce << "mcp-bridge listening on http://" << host_for_url(local_endpoint.address())
              << ':' << local_endpoint.port() << std::endl;
 
-    // Handlers running in the pool have no pending operation on the io_context; the guard
-    // keeps the I/O threads alive until their responses are posted back.
+    // The guard keeps the I/O threads running while nothing is pending (before the first
+    // accept is posted, and while stop() winds down).
     work.emplace(io.get_executor());
     net::post(acceptor.get_executor(), [this] { accept_next(); });
     threads.reserve(config.threads);
@@ -168,13 +164,16 @@ bool HttpServer::Impl::stop(std::chrono::milliseconds timeout) {
         }
         context->tracker.wait_until_empty(std::chrono::steady_clock::now() + forced_close_grace);
     }
+    // Handlers still running after a forced stop end first (their database calls are bounded):
+    // a fiber left suspended would keep its pooled connection forever.
+    while (context->handlers_running.load() > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     work.reset();
     io.stop();
     for (auto& thread : threads) {
         thread.join();
     }
-    // Waits for handlers still running after a forced stop; their database calls are bounded.
-    handler_pool.join();
     return graceful;
 }
 

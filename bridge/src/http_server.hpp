@@ -11,9 +11,8 @@
 
 namespace mcp::bridge {
 
-// The HTTP/1.1 server: one io_context run by config.threads threads, a handler pool of
-// config.workers threads for route handlers (which may block on the database), and one
-// session per connection. Networking types stay in the source so includers compile fast.
+// The HTTP/1.1 server: one io_context run by config.threads threads, and one session per
+// connection, whose route handlers run as fibers on those threads (fiber.hpp). Networking types stay in the source so includers compile fast.
 class HttpServer {
 public:
     // `logger` and `announce` must outlive the server.

@@ -10,6 +10,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "event_streams.hpp"
+#include "fiber.hpp"
 #include "responses.hpp"
 
 namespace mcp::bridge {
@@ -37,13 +38,8 @@ bool is_parse_error(beast::error_code ec) {
 }  // namespace
 
 SessionContext::SessionContext(Router router, Limits limits, Logger& logger,
-                               net::thread_pool::executor_type handler_executor,
                                RequestObserver observer)
-    : router(std::move(router)),
-      limits(limits),
-      logger(logger),
-      observer(std::move(observer)),
-      handler_executor(std::move(handler_executor)) {}
+    : router(std::move(router)), limits(limits), logger(logger), observer(std::move(observer)) {}
 
 HttpSession::HttpSession(tcp::socket socket, std::shared_ptr<SessionContext> context)
     : context_(std::move(context)),
@@ -191,13 +187,15 @@ void HttpSession::dispatch_request() {
     phase_ = Phase::handling;
     parsed_at_ = std::chrono::steady_clock::now();
     handler_started_ = handler_ended_ = {};
-    net::post(context_->handler_executor, [self = shared_from_this()] {
+    // The handler runs here, on this connection's strand, as a fiber: where it waits on the
+    // database the fiber suspends and the thread serves other connections (fiber.hpp).
+    ++context_->handlers_running;
+    fiber::start(stream_.get_executor(), [self = shared_from_this()] {
         self->handler_started_ = std::chrono::steady_clock::now();
         Reply reply = self->run_handler();
         self->handler_ended_ = std::chrono::steady_clock::now();
-        net::post(self->stream_.get_executor(), [self, reply = std::move(reply)]() mutable {
-            self->write_reply(std::move(reply));
-        });
+        self->write_reply(std::move(reply));
+        --self->context_->handlers_running;
     });
 }
 

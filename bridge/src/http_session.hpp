@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -11,7 +12,6 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -30,23 +30,21 @@ namespace mcp::bridge {
 // What every connection of one server shares. Sessions hold it by shared_ptr, so it outlives
 // the last of them however the server shuts down.
 struct SessionContext {
-    SessionContext(Router router, Limits limits, Logger& logger,
-                   boost::asio::thread_pool::executor_type handler_executor,
-                   RequestObserver observer = {});
+    SessionContext(Router router, Limits limits, Logger& logger, RequestObserver observer = {});
 
     Router router;
     Limits limits;
     Logger& logger;
     RequestObserver observer;
-    // Handlers may block on the database; they run here, never on an I/O thread.
-    boost::asio::thread_pool::executor_type handler_executor;
     ConnectionTracker tracker;
+    // Handlers whose fibers have not ended: the server's threads run until none is left.
+    std::atomic<int> handlers_running{0};
     // Which peers' forwarding headers count; applied to every request before its handler.
     ProxyTrust proxy_trust;
 };
 
-// One client connection: reads requests one at a time, hands each to the router on the
-// handler pool, writes the answer, and keeps the connection for the next request. An answer
+// One client connection: reads requests one at a time, hands each to the router in a fiber
+// on its strand, writes the answer, and keeps the connection for the next request. An answer
 // may also be a server-sent event stream (GET /mcp), written chunk by chunk as events come,
 // with comment heartbeats in between; the connection then ends with the stream.
 // All of its state is touched only on its strand (the stream's executor).

@@ -984,7 +984,7 @@ DispatchResult McpDispatcher::legacy_task_method(const RpcMessage& message, Disp
     // tasks/result waits for the end (polling the stored task: any bridge may be running it).
     const auto deadline = Clock::now() + options_.task_result_wait;
     while (!terminal(*task) && Clock::now() < deadline) {
-        std::this_thread::sleep_for(options_.task_result_poll);
+        options_.pause(options_.task_result_poll);
         task = load(found);
         if (!task) {
             return failed(found);

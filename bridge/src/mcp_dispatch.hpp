@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "cancel_token.hpp"
 #include "mcp_backend.hpp"
@@ -66,6 +68,11 @@ public:
         // How long tasks/result (2025-11-25) waits for a task to end, and how often it looks.
         std::chrono::milliseconds task_result_wait{55'000};
         std::chrono::milliseconds task_result_poll{200};
+        // How it pauses between looks: the bridge suspends the request's fiber instead of its
+        // thread (fiber::sleep_until); the protocol core itself knows no fibers.
+        std::function<void(std::chrono::milliseconds)> pause = [](std::chrono::milliseconds span) {
+            std::this_thread::sleep_for(span);
+        };
     };
 
     McpDispatcher(McpBackend& backend, InFlightRequests& in_flight, Options options,

@@ -3,7 +3,6 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
-#include <cerrno>
 #include <memory>
 
 #include "cancel_token.hpp"
@@ -14,12 +13,6 @@ namespace {
 
 // A bound for a caller that would build statement texts on the fly.
 constexpr std::size_t max_prepared = 64;
-
-int remaining_ms(Deadline deadline) {
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    return left.count() > 0 ? static_cast<int>(left.count()) : 0;
-}
 
 }  // namespace
 
@@ -39,6 +32,8 @@ bool PgConnection::connect(const std::string& conninfo, Deadline deadline) {
     // libpq's contract: before the first PQconnectPoll, behave as if it asked to write.
     PostgresPollingStatusType status = PGRES_POLLING_WRITING;
     while (status != PGRES_POLLING_OK) {
+        // A host that failed may leave its socket number to the next host's socket.
+        watch_.forget();
         if (status == PGRES_POLLING_FAILED ||
             !wait_socket(status == PGRES_POLLING_READING ? Wait::read : Wait::write, deadline)) {
             close();
@@ -65,6 +60,7 @@ bool PgConnection::ping(Deadline deadline) {
 
 void PgConnection::close() {
     prepared_.clear();  // prepared statements end with their session
+    watch_.forget();    // before libpq closes the socket it watches
     if (conn_ != nullptr) {
         PQfinish(conn_);
         conn_ = nullptr;
@@ -105,16 +101,7 @@ bool PgConnection::wait_socket(Wait what, Deadline deadline) const {
     if (fd < 0) {
         return false;
     }
-    pollfd entry{fd, static_cast<short>(what == Wait::read ? POLLIN : POLLOUT), 0};
-    for (;;) {
-        const int ready = ::poll(&entry, 1, remaining_ms(deadline));
-        if (ready > 0) {
-            return true;  // errors and hang-ups included: libpq reports them on the next call
-        }
-        if (ready == 0 || errno != EINTR) {
-            return false;
-        }
-    }
+    return watch_.wait(fd, what == Wait::write, deadline);
 }
 
 bool PgConnection::flush_output(Deadline deadline) {

@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fiber.hpp"
+
 // libpq's handle type, declared here so users of this header do not pull in libpq-fe.h.
 struct pg_conn;
 
@@ -82,6 +84,8 @@ private:
                        PgError& error);
 
     pg_conn* conn_ = nullptr;
+    // In a request fiber, waits suspend the fiber instead of the thread (fiber.hpp).
+    mutable fiber::FdWatch watch_;
     std::unordered_map<std::string, std::string> prepared_;  // SQL text → statement name
 };
 

@@ -1,10 +1,13 @@
 #include "pg_health.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "extension_version.hpp"
+#include "fiber.hpp"
 #include "pg_connection.hpp"
 
 namespace mcp::bridge {
@@ -46,9 +49,17 @@ public:
             requested_ = true;
             work_ready_.notify_one();
         }
-        const bool done = result_ready_.wait_for(lock, options_.wait_timeout,
-                                                 [&] { return completed_ >= wanted; });
-        if (!done) {
+        // A fiber-aware wait: /healthz runs in a request fiber, which must not hold its thread.
+        const auto deadline = std::chrono::steady_clock::now() + options_.wait_timeout;
+        fiber::Wakeup wakeup;
+        waiters_.push_back(&wakeup);
+        while (completed_ < wanted && std::chrono::steady_clock::now() < deadline) {
+            lock.unlock();
+            wakeup.wait_until(deadline);
+            lock.lock();
+        }
+        waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &wakeup));
+        if (completed_ < wanted) {
             return {DatabaseState::unreachable, 0, {}, {}};
         }
         return last_;
@@ -75,7 +86,9 @@ private:
             last_ = report;
             ++completed_;
             running_ = false;
-            result_ready_.notify_all();
+            for (fiber::Wakeup* waiter : waiters_) {
+                waiter->notify();  // under the lock: a waiter leaves the list only under it
+            }
         }
     }
 
@@ -132,7 +145,7 @@ private:
 
     mutable std::mutex mutex_;
     std::condition_variable work_ready_;
-    std::condition_variable result_ready_;
+    std::vector<fiber::Wakeup*> waiters_;  // of check()
     bool requested_ = false;
     bool running_ = false;
     bool stopping_ = false;

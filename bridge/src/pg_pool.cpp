@@ -39,41 +39,56 @@ PgPool::PgPool(std::string conninfo, PgPoolOptions options)
 
 PgPool::~PgPool() = default;
 
+PgPool::Slot* PgPool::free_slot_locked() {
+    // An open connection first: connecting costs a round trip or three.
+    for (auto& slot : slots_) {
+        if (!slot->busy && slot->connection.is_open()) {
+            return slot.get();
+        }
+    }
+    for (auto& slot : slots_) {
+        if (!slot->busy) {
+            return slot.get();
+        }
+    }
+    return nullptr;
+}
+
 PgPool::Slot* PgPool::acquire(Deadline deadline) {
     std::unique_lock<std::mutex> lock(mutex_);
-    ++waiting_;
-    Slot* chosen = nullptr;
-    const bool got = freed_.wait_until(lock, deadline, [&] {
-        // An open connection first: connecting costs a round trip or three.
-        for (auto& slot : slots_) {
-            if (!slot->busy && slot->connection.is_open()) {
-                chosen = slot.get();
-                return true;
-            }
+    if (waiters_.empty()) {
+        if (Slot* slot = free_slot_locked()) {
+            slot->busy = true;
+            return slot;
         }
-        for (auto& slot : slots_) {
-            if (!slot->busy) {
-                chosen = slot.get();
-                return true;
-            }
-        }
-        return false;
-    });
-    --waiting_;
-    if (!got) {
-        ++acquire_timeouts_;
-        return nullptr;
     }
-    chosen->busy = true;
-    return chosen;
+    // In line: release() hands its slot to the first waiter, a fiber or a thread.
+    Waiter waiter;
+    waiters_.push_back(&waiter);
+    ++waiting_;
+    lock.unlock();
+    waiter.wakeup.wait_until(deadline);
+    lock.lock();
+    --waiting_;
+    if (waiter.granted == nullptr) {
+        waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &waiter));
+        ++acquire_timeouts_;
+    }
+    return waiter.granted;  // granted even when the deadline passed at the same moment
 }
 
 void PgPool::release(Slot* slot) {
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (waiters_.empty()) {
         slot->busy = false;
+        return;
     }
-    freed_.notify_one();
+    Waiter* next = waiters_.front();
+    waiters_.pop_front();
+    next->granted = slot;  // stays busy
+    // Under the lock: a waiter whose deadline passed cannot return (and free itself) before
+    // this notify is done.
+    next->wakeup.notify();
 }
 
 // Only the thread holding the slot touches its connection.

@@ -1,14 +1,15 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "fiber.hpp"
 #include "pg_connection.hpp"
 
 namespace mcp::bridge {
@@ -78,14 +79,21 @@ private:
         bool busy = false;
     };
 
+    // A request waiting for a connection.
+    struct Waiter {
+        fiber::Wakeup wakeup;
+        Slot* granted = nullptr;
+    };
+
     Slot* acquire(Deadline deadline);
+    Slot* free_slot_locked();
     void release(Slot* slot);
     bool prepare(Slot& slot, const PgQuery& query, Deadline deadline, PgError& error);
 
     const std::string conninfo_;
     const PgPoolOptions options_;
     mutable std::mutex mutex_;
-    std::condition_variable freed_;
+    std::deque<Waiter*> waiters_;  // first come, first served
     std::vector<std::unique_ptr<Slot>> slots_;
     std::size_t waiting_ = 0;
     std::uint64_t connections_opened_ = 0;

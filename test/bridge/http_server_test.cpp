@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "fiber.hpp"
 #include "http_server.hpp"
 #include "responses.hpp"
 #include "test_support.hpp"
@@ -30,9 +31,10 @@ protected:
         router.add(http::verb::post, "/size", [](const Request& request) {
             return json_response(http::status::ok, std::to_string(request.body().size()));
         });
+        // A handler that waits as a database call does: its fiber suspends, not its thread.
         router.add(http::verb::get, "/slow", [this](const Request&) {
             slow_entered_.set_value();
-            std::this_thread::sleep_for(slow_duration_);
+            fiber::sleep_until(fiber::Clock::now() + slow_duration_);
             return json_response(http::status::ok, R"({"done":true})");
         });
         router.add(http::verb::get, "/throw", [](const Request&) -> Response {
@@ -230,6 +232,27 @@ TEST_F(ServerTest, GracefulStopFinishesARequestInFlight) {
     client.close();
     EXPECT_TRUE(stopped.get());
     EXPECT_TRUE(test::connection_refused(port()));
+}
+
+TEST_F(ServerTest, AWaitingHandlerLeavesItsThreadToOtherConnections) {
+    Config config = test::test_config();
+    config.threads = 1;
+    slow_duration_ = 3000ms;
+    start(config);
+    RawClient slow(port());
+    slow.send(test::get_request("/slow"));
+    ASSERT_EQ(slow_entered_.get_future().wait_for(5s), std::future_status::ready);
+    // The only I/O thread serves another connection while /slow waits.
+    RawClient other(port());
+    other.send(test::get_request("/ping"));
+    const auto start_time = std::chrono::steady_clock::now();
+    const auto reply = other.read_reply();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 200u);
+    EXPECT_LT(seconds_since(start_time), 2.0) << "the ping waited for the slow handler";
+    const auto slow_reply = slow.read_reply();
+    ASSERT_TRUE(slow_reply);
+    EXPECT_EQ(slow_reply->body, R"({"done":true})");
 }
 
 TEST_F(ServerTest, StopClosesIdleConnectionsAtOnce) {

@@ -2,10 +2,16 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <thread>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+
 #include "cancel_token.hpp"
+#include "fiber.hpp"
 #include "pg_pool.hpp"
 #include "test_support.hpp"
 
@@ -185,6 +191,72 @@ TEST(PgPool, ConcurrentCallersShareAFixedNumberOfConnections) {
     EXPECT_EQ(ok.load(), 200);
     EXPECT_LE(pool.stats().connections_opened, 3u);
     EXPECT_EQ(pool.stats().in_use, 0u);
+}
+
+TEST(PgPool, FibersWaitInLineForAConnectionWithoutHoldingTheirThread) {
+    const auto url = test_database_url();
+    ASSERT_TRUE(url) << missing_database_message;
+    PgPool pool(*url, PgPoolOptions{1});
+    boost::asio::io_context io;  // one thread, as --threads 1
+    constexpr int callers = 6;
+    std::atomic<int> ok{0};
+    std::mutex order_mutex;
+    std::vector<int> order;
+    for (int i = 0; i < callers; ++i) {
+        auto strand = boost::asio::make_strand(io);
+        boost::asio::post(strand, [&, strand, i] {
+            fiber::start(strand, [&, i] {
+                PgRows rows;
+                PgError error;
+                const bool ran = pool.run(query("SELECT pg_sleep(0.05), $1::int", {std::to_string(i)}), rows, error);
+                ok += ran ? 1 : 0;
+                std::lock_guard<std::mutex> lock(order_mutex);
+                order.push_back(i);
+            });
+        });
+    }
+    std::atomic<std::size_t> most_waiting{0};
+    std::thread watcher([&] {
+        while (ok < callers) {
+            most_waiting = std::max<std::size_t>(most_waiting, pool.stats().waiting);
+            std::this_thread::sleep_for(1ms);
+        }
+    });
+    io.run_for(20s);
+    watcher.join();
+    EXPECT_EQ(ok.load(), callers);
+    // Five fibers waited for the one connection at once, on the one thread that also ran the
+    // sixth's query: no fiber held the thread while it waited.
+    EXPECT_EQ(most_waiting.load(), static_cast<std::size_t>(callers - 1));
+    EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4, 5})) << "first come, first served";
+    EXPECT_EQ(pool.stats().connections_opened, 1u);
+}
+
+TEST(PgPool, AFiberWaitingForABusyPoolGetsBusyAtTheAcquireTimeout) {
+    const auto url = test_database_url();
+    ASSERT_TRUE(url) << missing_database_message;
+    PgPoolOptions options{1};
+    options.acquire_timeout = 200ms;
+    PgPool pool(*url, options);
+    boost::asio::io_context io;
+    PgError first_error, second_error;
+    std::atomic<int> done{0};
+    for (int i = 0; i < 2; ++i) {
+        auto strand = boost::asio::make_strand(io);
+        boost::asio::post(strand, [&, strand, i] {
+            fiber::start(strand, [&, i] {
+                PgRows rows;
+                pool.run(query(i == 0 ? "SELECT pg_sleep(1)" : "SELECT 1"), rows, i == 0 ? first_error : second_error);
+                ++done;
+            });
+        });
+    }
+    io.run_for(20s);
+    EXPECT_EQ(done.load(), 2);
+    EXPECT_EQ(first_error.kind, PgError::Kind::none);
+    EXPECT_EQ(second_error.kind, PgError::Kind::busy);
+    EXPECT_EQ(pool.stats().acquire_timeouts, 1u);
+    EXPECT_EQ(pool.stats().waiting, 0u);
 }
 
 }  // namespace

@@ -8,7 +8,7 @@ set -euo pipefail
 # `make bench` adds bench, `make fuzz` adds fuzz.
 declare -A PACKAGE_GROUPS=(
     [build]="build-essential cmake pkg-config postgresql postgresql-contrib postgresql-server-dev-15
-             libpq-dev libssl-dev libcurl4-openssl-dev rapidjson-dev libboost-dev
+             libpq-dev libssl-dev libcurl4-openssl-dev rapidjson-dev libboost-dev libboost-context-dev
              libkainjow-mustache-dev libdbd-pg-perl nodejs"
     [test]="postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libgtest-dev
             libhttp-daemon-perl r-base-core r-cran-survey chromium yamllint shellcheck"
