@@ -18,9 +18,12 @@ namespace mcp::ext::query_cache {
 namespace {
 
 std::string sha256_hex(const std::string& text) {
+    // Fetched once per backend: EVP_sha256() makes OpenSSL 3 look the algorithm up on every
+    // digest, which cost as much as hashing a key.
+    static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
-    if (EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr) != 1)
+    if (sha256 == nullptr || EVP_Digest(text.data(), text.size(), digest, &length, sha256, nullptr) != 1)
         throw PgError(ERRCODE_INTERNAL_ERROR, "OpenSSL failed to hash a cache key");
     static const char digits[] = "0123456789abcdef";
     std::string hex;

@@ -50,8 +50,10 @@ using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 struct Tool {
     std::string handler;
-    std::string input_schema;  // JSON text
+    std::string input_schema;  // as jsonb bytes, parsed once: read it through schema()
     std::vector<std::string> requires_list;
+
+    Jsonb* schema() const { return reinterpret_cast<Jsonb*>(const_cast<char*>(input_schema.data())); }
 };
 
 const char* const kToolRow =
@@ -61,7 +63,8 @@ const char* const kToolRow =
 std::optional<Tool> read_tool(const std::string& name) {
     auto rows = spi::query_saved(kToolRow, {name}, true);
     if (rows.empty()) return std::nullopt;
-    Tool tool{rows[0][0].value_or(""), rows[0][1].value_or("{}"), {}};
+    Jsonb* schema = jsonb::from_text(rows[0][1].value_or("{}"));
+    Tool tool{rows[0][0].value_or(""), std::string(reinterpret_cast<const char*>(schema), VARSIZE(schema)), {}};
     rapidjson::Document requires_list;
     if (rows[0][2] && !requires_list.Parse(rows[0][2]->c_str()).HasParseError() && requires_list.IsArray())
         for (const auto& item : requires_list.GetArray())
@@ -333,13 +336,19 @@ Outcome run_handler(const std::string& handler, Jsonb* arguments, const std::str
 
 // context (when an object) with "tool": the caller as every step of the call sees it.
 std::string caller_context(FunctionCallInfo fcinfo, const std::string& tool_name) {
-    rapidjson::StringBuffer buffer;
-    JsonWriter out(buffer);
-    out.StartObject();
-    out.Key("tool");
-    write_string(out, tool_name);
-    out.EndObject();
-    Jsonb* tool = jsonb::from_text(buffer.GetString());
+    Jsonb* tool = pg_call([&] {
+        JsonbParseState* state = nullptr;
+        JsonbValue key, name;
+        key.type = name.type = jbvString;
+        key.val.string.val = const_cast<char*>("tool");
+        key.val.string.len = 4;
+        name.val.string.val = const_cast<char*>(tool_name.c_str());
+        name.val.string.len = static_cast<int>(tool_name.size());
+        pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
+        pushJsonbValue(&state, WJB_KEY, &key);
+        pushJsonbValue(&state, WJB_VALUE, &name);
+        return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, nullptr));
+    });
     Jsonb* context = argument_is_null(fcinfo, 2) ? nullptr : pg_call([&] { return PG_GETARG_JSONB_P(2); });
     if (context == nullptr || !JB_ROOT_IS_OBJECT(context)) return jsonb::text_of(tool);
     Jsonb* merged = pg_call([&] {
@@ -357,7 +366,7 @@ Outcome call(FunctionCallInfo fcinfo) {
                       "tools/list (or SELECT name FROM mcp.mcp_tools()) names the tools.");
     Jsonb* arguments = argument_is_null(fcinfo, 1) ? jsonb::from_text("{}")
                                                    : pg_call([&] { return PG_GETARG_JSONB_P(1); });
-    if (auto problem = tool_arguments::first_problem(jsonb::from_text(tool->input_schema), arguments, "arguments"))
+    if (auto problem = tool_arguments::first_problem(tool->schema(), arguments, "arguments"))
         return error_outcome("Invalid arguments for " + *name + ": " + *problem + ".");
     // Whatever runs below, however deep, can attribute its work to the caller.
     const std::string caller_json = caller_context(fcinfo, *name);

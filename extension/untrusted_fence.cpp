@@ -3,6 +3,8 @@
 #include "pg_guard.hpp"
 #include "pg_values.hpp"
 
+#include <cstring>
+
 extern "C" {
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -10,12 +12,31 @@ extern "C" {
 
 namespace mcp::ext::fence {
 
+namespace {
+
+// Strong random bytes, drawn a page at a time: each draw from OpenSSL costs as much as a
+// page, and a fence takes 16 bytes. Bytes are used once and never again; the postmaster never
+// draws, so no two forked processes start with the same page.
+void random_bytes(unsigned char* out, size_t count) {
+    static unsigned char pool[4096];
+    static size_t left = 0;
+    if (left < count) {
+        if (!pg_strong_random(pool, sizeof pool))
+            throw PgError(ERRCODE_INTERNAL_ERROR, "could not draw random bytes for a fence");
+        left = sizeof pool;
+    }
+    left -= count;
+    memcpy(out, pool + left, count);
+    memset(pool + left, 0, count);
+}
+
+}  // namespace
+
 std::string new_boundary(const std::string& content) {
     static const char digits[] = "0123456789abcdef";
     for (;;) {
         unsigned char random[16];
-        if (!pg_strong_random(random, sizeof random))
-            throw PgError(ERRCODE_INTERNAL_ERROR, "could not draw random bytes for a fence");
+        random_bytes(random, sizeof random);
         std::string boundary;
         for (unsigned char byte : random) {
             boundary += digits[byte >> 4];
