@@ -22,6 +22,7 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
@@ -273,6 +274,29 @@ Oid extension_owner() {
 // another database needs its slot meanwhile).
 constexpr double kLingerSeconds = 30;
 
+// With nothing queued, a worker stays this long for the next job before it exits: a job queued
+// meanwhile (a profile asked for again, the metadata job after a profile) starts at once,
+// without starting a process and connecting. Short, as the query-log writer's idle time:
+// DROP DATABASE waits for the database's workers to leave.
+constexpr long kIdleLingerMs = 1000;
+
+// The settings a new connection of this worker would start with (ALTER DATABASE / ALTER ROLE
+// ... SET), as one text: a worker that waited compares them before its next job and leaves
+// when they changed, so that the job runs in a fresh worker that has them.
+std::string connection_settings(Transactions& tx) {
+    tx.begin();
+    auto settings = spi::query_value(
+        "SELECT coalesce(pg_catalog.string_agg(s.setdatabase || '/' || s.setrole || ':' || "
+        "         pg_catalog.array_to_string(s.setconfig, ','), ';' ORDER BY s.setdatabase, s.setrole), '')"
+        "  FROM pg_catalog.pg_db_role_setting s"
+        " WHERE s.setdatabase IN (0, (SELECT d.oid FROM pg_catalog.pg_database d"
+        "                             WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()))"
+        "   AND s.setrole IN (0, (SELECT r.oid FROM pg_catalog.pg_roles r"
+        "                         WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER))");
+    tx.commit();
+    return settings.value_or("");
+}
+
 // Seconds until this database's next queued job falls due (0: one is due; -1: none).
 double next_due_seconds(Transactions& tx) {
     tx.begin();
@@ -362,6 +386,9 @@ void serve_database() {
     });
     MemoryContextSwitchTo(scratch);
     WorkerTransactions tx(scratch);
+    TimestampTz idle_since = 0;  // since when nothing ran (0: something just did)
+    const std::string settings_at_start = connection_settings(tx);
+    bool waited = false;
     for (;;) {
         check_for_interrupts();
         worker::reload_config_if_asked();
@@ -375,6 +402,12 @@ void serve_database() {
                 worker::leave(next_due_seconds(tx));
                 return;
             }
+            if (waited && connection_settings(tx) != settings_at_start) {
+                // Someone changed this database's or role's settings while it waited.
+                worker::leave(0);
+                return;
+            }
+            waited = false;
             worker::begin_round();
             ran = run_one(tx, &next_due);
         } catch (const PgError& error) {
@@ -387,12 +420,24 @@ void serve_database() {
             return;
         }
         pg_call([&] { MemoryContextReset(scratch); });
-        if (ran) continue;
+        if (ran) {
+            idle_since = 0;
+            continue;
+        }
         // Housekeeping when nothing is due, so no job waits for it: the first idle moment
         // after a worker starts here, then every maintenance_interval.
         maintenance::run_in_worker();
         if (next_due >= 0 && next_due <= kLingerSeconds) {
             worker::wait(static_cast<long>(next_due * 1000) + 10);
+            waited = true;
+            continue;
+        }
+        const TimestampTz now = GetCurrentTimestamp();
+        if (idle_since == 0) idle_since = now;
+        const long idle_ms = static_cast<long>((now - idle_since) / 1000);
+        if (idle_ms < kIdleLingerMs) {
+            worker::wait(kIdleLingerMs - idle_ms);  // a queued job sets the latch
+            waited = true;
             continue;
         }
         if (worker::try_exit(next_due)) return;

@@ -21,7 +21,9 @@ my $admin = connect_db($db);
 $admin->do('SET mcp_analytics.profile_on_register = on');
 my ($id) = $admin->selectrow_array('SELECT mcp.register_dataset($1, $2)', undef, 'generation_demo', $ENV{MCP_DEMO_CONNINFO});
 ok($id, 'a dataset');
+# Run here, or by a job worker that stayed in this database after CREATE EXTENSION's pass.
 $admin->do('CALL mcp.run_pending_jobs()');
+$admin->do(q{SELECT mcp.wait_for_jobs($1, '60 seconds')}, undef, $id);
 ok($admin->selectrow_array(q{SELECT mcp.approve_dataset($1, 'tap')}, undef, $id), 'profiled and approved')
     or diag $admin->errstr;
 ok($admin->selectrow_array(q{SELECT mcp.create_api_key('generation_reader', 'reader')}), 'a reader API key');
