@@ -7,6 +7,8 @@
 #                                          mcp_demo_reader; sets PASSWORD and CONNINFO
 #   bench_register DATABASE NAME           creates DATABASE with the extension, registers the
 #                                          demo as NAME (string as a bind parameter); prints the id
+#   bench_node_modules                     installs test/bench's pinned npm packages into
+#                                          build/bench-node; prints its node_modules path
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BENCH_SUPPORT=$BENCH_ROOT/test/support
 
@@ -48,4 +50,12 @@ bench_register() {
         my $dbh = DBI->connect("dbi:Pg:dbname='"$database"'", "postgres", "", {RaiseError => 1, PrintError => 0});
         $dbh->do("SET mcp_analytics.profile_on_register = off");
         print $dbh->selectrow_array("SELECT mcp.register_dataset(\$1, \$2)", undef, "'"$name"'", $ENV{CONNINFO});'
+}
+
+bench_node_modules() {
+    local node_dir=$BENCH_ROOT/build/bench-node
+    mkdir -p "$node_dir"
+    cp "$BENCH_ROOT/test/bench/package.json" "$BENCH_ROOT/test/bench/package-lock.json" "$node_dir/"
+    (cd "$node_dir" && npm ci --no-audit --no-fund --silent >/dev/null) || return 1
+    echo "$node_dir/node_modules"
 }

@@ -2,16 +2,22 @@
 // client (1 and 16 connections, no SDK) and through the official SDK client (1 and 8 clients,
 // each its own session), beside plain libpq round trips measured in the same run: SELECT 1,
 // and SELECT mcp.execute_query(id, 'SELECT 1') (the same work without the bridge and MCP).
+// The peer: the reference PostgreSQL MCP server from npm (@modelcontextprotocol/server-postgres,
+// Node, the SDK and node-postgres; its `query` tool runs SQL in a read-only transaction), over
+// stdio as it is made to run, on the same dataset; beside it mcp-bridge --stdio, the same
+// transport, and mcp-bridge over HTTP. Each SDK client spawns its own server process.
 // Prints figures and ratios; never fails on a timing.
 //
 // Environment: MCP_URL (…/mcp), MCP_API_KEY, BENCH_PG_URL (libpq conninfo of the metadata
 // database, as the bridge connects), PG_ROUNDTRIP_BIN, HTTP_ROUNDTRIP_BIN, and optionally
 // BENCH_SECONDS (5), BENCH_DATASET_ID (default: the first dataset list_datasets shows),
-// BENCH_REPORT (a file that collects the figures for make bench's table).
+// BENCH_REPORT (a file that collects the figures for make bench's table); for the stdio
+// measurements BRIDGE_BIN, PEER_SERVER_JS and PEER_DATABASE_URL (the dataset, as its reader).
 'use strict';
 const { execFileSync } = require('node:child_process');
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
+const { StdioClientTransport } = require('@modelcontextprotocol/sdk/client/stdio.js');
 
 const url = need('MCP_URL');
 const key = need('MCP_API_KEY');
@@ -54,9 +60,10 @@ async function retryOnceIfFetchFailed(measure) {
   }
 }
 
-async function measureBridge(clients, datasetId) {
-  const sessions = await Promise.all(Array.from({ length: clients }, (_, i) => connect(`bridge-bench-${clients}-${i}`)));
-  const call = (client) => client.callTool({ name: 'execute_query', arguments: { dataset_id: datasetId, sql: 'SELECT 1' } });
+// `clients` SDK clients, each calling `tool` with `args` in a loop for the measurement's time.
+async function measureSdk(sessions, tool, args) {
+  const clients = sessions.length;
+  const call = (client) => client.callTool({ name: tool, arguments: args });
   // Warm-up: connections of the pool, plans, the result cache.
   await Promise.all(sessions.map(async (client) => { for (let i = 0; i < 20; ++i) await call(client); }));
   const latencies = [];
@@ -76,6 +83,22 @@ async function measureBridge(clients, datasetId) {
   latencies.sort((a, b) => a - b);
   return { clients, calls: latencies.length, errors, calls_per_s: latencies.length / elapsed,
     p50_ms: percentile(latencies, 0.5), p95_ms: percentile(latencies, 0.95) };
+}
+
+async function measureBridge(clients, datasetId) {
+  const sessions = await Promise.all(Array.from({ length: clients }, (_, i) => connect(`bridge-bench-${clients}-${i}`)));
+  return measureSdk(sessions, 'execute_query', { dataset_id: datasetId, sql: 'SELECT 1' });
+}
+
+// SDK clients over stdio, each with its own server process: `command args` with `env`.
+async function measureStdio(clients, command, args, env, tool, toolArgs) {
+  const sessions = await Promise.all(Array.from({ length: clients }, async (_, i) => {
+    const transport = new StdioClientTransport({ command, args, env: { ...process.env, ...env }, stderr: 'ignore' });
+    const client = new Client({ name: `stdio-bench-${clients}-${i}`, version: '1.0.0' });
+    await client.connect(transport);
+    return client;
+  }));
+  return measureSdk(sessions, tool, toolArgs);
 }
 
 // The same call through fetch, in one protocol revision or the other: a 2025-11-25 session
@@ -198,6 +221,14 @@ function report(label, value, unit, baselineLabel, baseline, target) {
   for (const clients of [1, 8]) {
     show(`sdk_${clients}`, 'SDK client tools/call execute_query SELECT 1', await retryOnceIfFetchFailed(() => measureBridge(clients, datasetId)));
   }
+  const peerJs = need('PEER_SERVER_JS');
+  const bridgeEnv = { MCP_BRIDGE_DATABASE_URL: pgUrl, MCP_API_KEY: key };
+  for (const clients of [1, 8]) {
+    show(`stdio_ours_${clients}`, 'SDK client, stdio: mcp-bridge --stdio',
+      await measureStdio(clients, need('BRIDGE_BIN'), ['--stdio'], bridgeEnv, 'execute_query', { dataset_id: datasetId, sql: 'SELECT 1' }));
+    show(`stdio_peer_${clients}`, 'SDK client, stdio: peer (server-postgres)',
+      await measureStdio(clients, process.execPath, [peerJs, need('PEER_DATABASE_URL')], {}, 'query', { sql: 'SELECT 1' }));
+  }
 
   const raw1 = r.raw_call_1;
   const lib1 = r.libpq_select1_1;
@@ -221,7 +252,13 @@ function report(label, value, unit, baselineLabel, baseline, target) {
   report('tools/call, raw HTTP, 16 connections vs libpq execute_query (calls/s)', r.raw_call_16.calls_per_s, 'calls/s',
     'libpq execute_query, 16 conns', r.libpq_execute_query_16.calls_per_s, '-');
   report('tools/call, SDK client, 1 client, p50 (ms)', r.sdk_1.p50_ms, 'ms', 'raw HTTP tools/call p50', raw1.p50_ms, '-');
-  report('tools/call, SDK client, 8 clients (calls/s)', r.sdk_8.calls_per_s, 'calls/s', 'raw HTTP, 16 conns', r.raw_call_16.calls_per_s, 'peer x4 (no peer here)');
+  console.log(`  SDK client at 8 clients: mcp-bridge over HTTP ${r.sdk_8.calls_per_s.toFixed(0)} calls/s = ` +
+    `${(r.sdk_8.calls_per_s / r.stdio_peer_8.calls_per_s).toFixed(1)}x the peer over stdio (${r.stdio_peer_8.calls_per_s.toFixed(0)}); ` +
+    `mcp-bridge --stdio ${r.stdio_ours_8.calls_per_s.toFixed(0)} = ${(r.stdio_ours_8.calls_per_s / r.stdio_peer_8.calls_per_s).toFixed(1)}x; ` +
+    `p50 at 1 client: ours ${r.sdk_1.p50_ms.toFixed(3)} ms (stdio ${r.stdio_ours_1.p50_ms.toFixed(3)}), peer ${r.stdio_peer_1.p50_ms.toFixed(3)} ms`);
+  report('tools/call, SDK client, 8 clients (calls/s)', r.sdk_8.calls_per_s, 'calls/s', 'peer (server-postgres, stdio), 8 clients', r.stdio_peer_8.calls_per_s, '>= 4x peer');
+  report('tools/call, SDK client over stdio, 8 clients (calls/s)', r.stdio_ours_8.calls_per_s, 'calls/s', 'peer (server-postgres, stdio), 8 clients', r.stdio_peer_8.calls_per_s, '-');
+  report('tools/call, SDK client, 1 client, p50 vs peer (ms)', r.sdk_1.p50_ms, 'ms', 'peer (server-postgres, stdio) p50', r.stdio_peer_1.p50_ms, '-');
   for (const era of ['2025-11-25', '2026-07-28']) {
     show(`fetch_${era}`, `tools/call via fetch, ${era === '2026-07-28' ? 'stateless 2026-07-28' : '2025-11-25 session'}`,
       await retryOnceIfFetchFailed(() => measureFetchEra(1, datasetId, era)));

@@ -13,12 +13,9 @@ GRANT USAGE ON SCHEMA trap TO mcp_demo_reader;"
 ID=$(bench_register mcp_bench bench_demo)
 bench_sql -d mcp_bench -c "SELECT count(mcp.set_dataset_status($ID, s)) FROM unnest(ARRAY['profiling', 'metadata_pending', 'approved']) s" >/dev/null
 
-NODE_DIR=$ROOT/build/bench-node
-mkdir -p "$NODE_DIR"
-cp "$ROOT/test/bench/package.json" "$ROOT/test/bench/package-lock.json" "$NODE_DIR/"
-(cd "$NODE_DIR" && npm ci --no-audit --no-fund --silent >/dev/null)
+BENCH_NODE_MODULES=$(bench_node_modules)
 
 echo "query execution benchmark: PostgreSQL $(psql -X -At -d postgres -c 'SHOW server_version'), $(nproc) cores"
 BENCH_DATASET_DSN="dbname=mcp_demo;host=127.0.0.1;port=$PORT" BENCH_DATASET_PASSWORD=$PASSWORD \
-BENCH_TOKEN_SCRIPT=$ROOT/test/bench/token_counts.js BENCH_NODE_MODULES=$NODE_DIR/node_modules \
+BENCH_TOKEN_SCRIPT=$ROOT/test/bench/token_counts.js BENCH_NODE_MODULES=$BENCH_NODE_MODULES \
 BENCH_WORK=$WORK perl "$ROOT/test/bench/query_bench.pl"
