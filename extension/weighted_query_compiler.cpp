@@ -99,6 +99,10 @@ struct Group {
     std::string output;  // output column name
     std::string sql;     // over u (user table) or e (event table)
     bool from_events = false;
+    // A merged column (a mapping): the column as text before merging, and the merge, which
+    // sums of users may take after grouping by the column itself.
+    std::string unmerged_sql;
+    std::optional<Mapping> mapping;
 };
 
 struct Spec {
@@ -158,12 +162,17 @@ bool uses_events_as_domain(Measure measure) {  // the universe is the domain, ev
            measure == Measure::projected_events;
 }
 
-std::string mapped(const std::string& column_sql, const Mapping& mapping) {
-    if (mapping.pairs.empty()) return "(" + column_sql + ")::text";
-    std::string sql = "CASE (" + column_sql + ")::text";
+// A text value merged by a mapping (the values it does not name stay as they are).
+std::string merged(const std::string& text_sql, const Mapping& mapping) {
+    if (mapping.pairs.empty()) return text_sql;
+    std::string sql = "CASE " + text_sql;
     for (const auto& [from, to] : mapping.pairs)
         sql += " WHEN " + quote_literal(from) + " THEN " + quote_literal(to);
-    return sql + " ELSE (" + column_sql + ")::text END";
+    return sql + " ELSE " + text_sql + " END";
+}
+
+std::string mapped(const std::string& column_sql, const Mapping& mapping) {
+    return merged("(" + column_sql + ")::text", mapping);
 }
 
 bool names_table(const std::string& qualifier, const std::string& table_raw) {
@@ -244,6 +253,8 @@ Group parse_group(const rapidjson::Value& entry, std::size_t index, const Spec& 
                            (known.empty() ? std::string("none") : known) + ".");
         }
         group.sql = mapped(column_sql, found->second);
+        group.unmerged_sql = "(" + column_sql + ")::text";
+        group.mapping = found->second;
     } else {
         group.sql = column_sql;
     }
@@ -414,6 +425,16 @@ Spec parse_spec(const std::string& json, const DesignDefaults& defaults, const M
 
 // ---- the SQL -----------------------------------------------------------------------------
 
+// `sql` with every line after the first indented by `margin`, to nest it in another statement.
+std::string indented(const std::string& sql, const std::string& margin) {
+    std::string out;
+    for (char c : sql) {
+        out += c;
+        if (c == '\n') out += margin;
+    }
+    return out;
+}
+
 std::string join(const std::vector<std::string>& items, const std::string& separator) {
     std::string out;
     for (std::size_t i = 0; i < items.size(); ++i) out += (i ? separator : "") + items[i];
@@ -436,6 +457,7 @@ class SqlBuilder {
             } else {
                 user_keys_.push_back("g" + std::to_string(user_keys_.size() + 1));
                 user_sql_.push_back(group.sql);
+                user_groups_.push_back(group);
             }
         }
         all_keys_ = user_keys_;
@@ -473,7 +495,9 @@ class SqlBuilder {
                                              ? "NOT MATERIALIZED "
                                              : "") +
             "(\n" + universe() + "\n)";
-        if (semi_join_ && user_filters())
+        if (semi_join_ && spec_.event_filter)  // the reached users are read apart (tallies)
+            sql += "WITH usable AS (\n" + universe(true) + "\n)";
+        else if (semi_join_)
             sql += "WITH usable AS (\n" + universe(true) + "\n), " + universe_cte;
         else
             sql += design_from_stats_ ? "WITH " + universe_cte
@@ -508,6 +532,9 @@ class SqlBuilder {
     static constexpr const char* kWeight = "\"mcp_analytics weight\"";
 
     std::string design() const {
+        if (semi_join_)  // the pass over every user that sums the universe counts them all
+            return "    SELECT n, total - n AS excluded\n      FROM (SELECT coalesce(sum(n), 0) AS n, "
+                   "coalesce(sum(total), 0) AS total FROM tallies) AS counted";
         if (design_from_stats_)
             return "    SELECT n, total - n AS excluded\n      FROM (SELECT coalesce(sum(" +
                    std::string(semi_join_ ? "n" : "k") + "), 0) AS n FROM " +
@@ -537,23 +564,42 @@ class SqlBuilder {
         return join(conditions, "\n       AND ");
     }
 
-    // The users with a usable weight; with flag_filters every one of them, flagged inside
-    // when they pass universe and user_filter (one pass gives both the design's n and the
-    // universe's sums), else only those inside.
-    std::string universe(bool flag_filters = false) const {
+    // Reach sums users per group: a merged column (NCCS grades) is grouped by its own values,
+    // a few, and merged once per group in tallies rather than once per user.
+    bool merge_after_sums(std::size_t i) const { return semi_join_ && user_groups_[i].mapping.has_value(); }
+
+    std::string user_key_sql(std::size_t i) const {
+        return merge_after_sums(i) ? user_groups_[i].unmerged_sql : user_sql_[i];
+    }
+
+    // The users with a usable weight, those inside universe and user_filter. With flags: every
+    // user, flagged ok (a usable weight) and inside (one pass gives the design's counts and
+    // the universe's sums). With `semi_join` (reach with an event filter): the users it keeps,
+    // chosen with the filters before their weight is converted, so only those pay for it.
+    std::string universe(bool flags = false, const std::string& semi_join = "") const {
         const std::string w = std::string("u.") + kWeight;
         std::vector<std::string> columns = {"u." + spec_.user_id + " AS uid", w + " AS w"};
         for (std::size_t i = 0; i < user_keys_.size(); ++i)
-            columns.push_back(user_sql_[i] + " AS " + user_keys_[i]);
+            columns.push_back(user_key_sql(i) + " AS " + user_keys_[i]);
         if (x_from_users_) columns.push_back(x_over_users() + " AS ux");
         std::string where = weight_ok(w);
-        if (flag_filters)
-            columns.push_back("(" + user_conditions() + ") AS inside");
-        else if (user_filters())
-            where += "\n       AND " + user_conditions();
+        std::vector<std::string> before_conversion;
+        if (flags) {
+            columns.push_back("(" + where + ") AS ok");
+            if (user_filters()) columns.push_back("(" + user_conditions() + ") AS inside");
+        } else if (user_filters()) {
+            if (semi_join.empty())
+                where += "\n       AND " + user_conditions();
+            else
+                before_conversion.push_back(user_conditions());
+        }
+        if (!semi_join.empty()) before_conversion.push_back(semi_join);
         return "    SELECT " + join(columns, ",\n           ") + "\n      FROM (SELECT u.*, (u." +
-               spec_.weight + ")::float8 AS " + kWeight + " FROM " + spec_.user_table +
-               " AS u OFFSET 0) AS u\n     WHERE " + where;
+               spec_.weight + ")::float8 AS " + kWeight + " FROM " + spec_.user_table + " AS u" +
+               (before_conversion.empty()
+                    ? ""
+                    : "\n             WHERE " + join(before_conversion, "\n               AND ") + "\n            ") +
+               " OFFSET 0) AS u" + (flags ? "" : "\n     WHERE " + where);
     }
 
     // Reach without event groups: the universe's sums per group, and the reached users' sums,
@@ -567,31 +613,38 @@ class SqlBuilder {
         const std::string by =
             user_keys_.empty() ? "" : "\n             GROUP BY " + join(user_keys_, ", ");
         std::string reached;
-        if (spec_.event_filter)
-            reached = "universe AS un\n             WHERE EXISTS (SELECT 1 FROM " +
-                      *spec_.event_table + " AS e WHERE e." + *spec_.event_user_id +
-                      " = un.uid\n                           AND " + spec_.event_filter->sql +
-                      ")";
-        else
+        if (spec_.event_filter) {
+            std::string users = universe(false, "EXISTS (SELECT 1 FROM " + *spec_.event_table + " AS e WHERE e." +
+                                                    *spec_.event_user_id + " = u." + spec_.user_id +
+                                                    "\n                           AND " + spec_.event_filter->sql + ")");
+            users.erase(0, users.find_first_not_of(' '));  // it opens the parenthesis
+            reached = "(" + indented(users, std::string(17, ' ')) + ") AS un";
+        } else {
             reached = "universe AS un\n              JOIN (SELECT e." + *spec_.event_user_id +
                       " AS uid FROM " + *spec_.event_table +
                       " AS e GROUP BY 1) AS m ON m.uid = un.uid";
-        std::vector<std::string> columns = user_keys_;
+        }
+        std::vector<std::string> columns, positions;
+        for (std::size_t i = 0; i < user_keys_.size(); ++i) {
+            columns.push_back(merge_after_sums(i) ? merged(user_keys_[i], *user_groups_[i].mapping) + " AS " + user_keys_[i]
+                                                  : user_keys_[i]);
+            positions.push_back(std::to_string(i + 1));
+        }
         columns.insert(columns.end(), {"sum(k)::bigint AS k", "sum(sw) AS sw", "sum(sv) AS sv",
                                        "sum(k1)::bigint AS k1", "sum(sw1) AS sw1",
-                                       "sum(sv1) AS sv1", "sum(n)::bigint AS n"});
-        // n: users with a usable weight, for the design (with filters, from the same pass
-        // over the users as the universe's sums).
-        const std::string inside = user_filters() ? " FILTER (WHERE inside)" : "";
+                                       "sum(sv1) AS sv1", "sum(n)::bigint AS n",
+                                       "sum(total)::bigint AS total"});
+        // One pass over every user gives the universe's sums and, for the design, n (users
+        // with a usable weight) and total (every user).
+        const std::string inside = user_filters() ? " FILTER (WHERE ok AND inside)" : " FILTER (WHERE ok)";
         return "    SELECT " + join(columns, ", ") + "\n      FROM (SELECT " + keys + "count(*)" +
                inside + " AS k, sum(w)" + inside + " AS sw, sum(w * w)" + inside +
                " AS sv, 0 AS k1,\n                   NULL::float8 AS sw1, NULL::float8 AS sv1, "
-               "count(*) AS n\n              FROM " +
-               (user_filters() ? "usable" : "universe") + by +
+               "count(*) FILTER (WHERE ok) AS n, count(*) AS total\n              FROM usable" + by +
                "\n            UNION ALL\n            SELECT " + keys +
-               "0, NULL, NULL, count(*), sum(w), sum(w * w), 0\n              FROM " + reached +
+               "0, NULL, NULL, count(*), sum(w), sum(w * w), 0, 0\n              FROM " + reached +
                by + ") AS sides" +
-               (user_keys_.empty() ? "" : "\n     GROUP BY " + join(user_keys_, ", "));
+               (user_keys_.empty() ? "" : "\n     GROUP BY " + join(positions, ", "));
     }
 
     std::string reach_stats() const {
@@ -610,7 +663,7 @@ class SqlBuilder {
                       "AS sv0"});
         return "    SELECT " + join(columns, ", ") + "\n      FROM (SELECT " +
                join(inner, ",\n                   ") + "\n              FROM tallies" +
-               std::string(user_filters() && !user_keys_.empty()
+               std::string(!user_keys_.empty()
                                ? "\n             WHERE k > 0"  // groups outside the universe
                                : "") +
                ") AS tallied";
@@ -852,6 +905,7 @@ class SqlBuilder {
     const Spec& spec_;
     std::int64_t min_base_;
     std::vector<std::string> user_keys_, event_keys_, all_keys_, user_sql_, event_sql_;
+    std::vector<Group> user_groups_;
     bool universe_domain_ = false, event_groups_ = false;
     bool x_from_events_ = false, x_from_users_ = false;
     bool semi_join_ = false, counts_ = false, design_from_stats_ = false;

@@ -7,7 +7,7 @@
 \set scale 0.5
 \ir ../fixtures/demo_dataset.sql
 BEGIN;
-SELECT plan(24);
+SELECT plan(25);
 
 -- Edge cases on top of the demo panel (rolled back with the test).
 ALTER TABLE panelists ALTER COLUMN gender DROP NOT NULL, DROP CONSTRAINT panelists_gender_check,
@@ -55,11 +55,14 @@ SELECT count(*) FILTER (WHERE weight > 0 AND weight < 'Infinity') AS design_n FR
 
 -- The shapes, as the compiled statement shows them.
 SELECT matches(pg_temp.sql('{"measure": "reach", "event_table": "events", "event_filter": "event_type = ''purchase''"}'),
-               'WHERE EXISTS \(SELECT 1 FROM events AS e WHERE e\.user_id = un\.uid',
-               'reach with an event_filter: the reached users are an EXISTS semi-join on the user table');
+               'FROM panelists AS u\s+WHERE EXISTS \(SELECT 1 FROM events AS e WHERE e\.user_id = u\.user_id.*\s+OFFSET 0\) AS u\s+WHERE greatest',
+               'reach with an event_filter: the reached users are an EXISTS semi-join on the user table, before their weight is converted');
 SELECT matches(pg_temp.sql('{"measure": "reach_pct", "event_table": "events", "event_filter": "event_type = ''view''", "user_filter": "age >= 25", "group_by": ["nccs"]}'),
-               'WHERE EXISTS \(SELECT 1 FROM events',
-               'reach_pct by a user column with filters: EXISTS semi-join too');
+               'WHERE \(\(age >= 25\)\) IS TRUE\s+AND EXISTS \(SELECT 1 FROM events',
+               'reach_pct by a user column with filters: EXISTS semi-join too, the user filter first');
+SELECT matches(pg_temp.sql('{"measure": "reach_pct", "event_table": "events", "event_filter": "event_type = ''view''", "group_by": ["nccs"]}'),
+               '\(u\.nccs\)::text AS g1,.*SELECT CASE g1 WHEN ''A1'' THEN ''A''.* END AS g1, sum\(k\)',
+               'reach by a merged column: users grouped by the column itself, the grades merged once per group');
 SELECT matches(pg_temp.sql('{"measure": "reach", "event_table": "events"}'),
                'JOIN \(SELECT e\.user_id AS uid FROM events AS e GROUP BY 1\) AS m',
                'reach of any event: a pre-aggregated GROUP BY of the events'' user ids (parallel partial aggregate)');
