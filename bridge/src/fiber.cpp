@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <condition_variable>
+#include <exception>
 #include <memory>
 #include <set>
 #include <thread>
@@ -250,6 +251,25 @@ net::execution_context::id WatchService::id;
 
 }  // namespace
 
+namespace {
+
+// The wait of a thread: poll().
+bool poll_wait(int fd, bool for_write, Clock::time_point deadline) {
+    pollfd entry{fd, static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
+    for (;;) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+        const int ready = ::poll(&entry, 1, left.count() > 0 ? static_cast<int>(left.count()) : 0);
+        if (ready > 0) {
+            return true;  // errors and hang-ups included: libpq reports them next
+        }
+        if (ready == 0 || errno != EINTR) {
+            return false;
+        }
+    }
+}
+
+}  // namespace
+
 FdWatch::FdWatch() = default;
 FdWatch::~FdWatch() { forget(); }
 
@@ -270,17 +290,7 @@ void FdWatch::forget() {
 bool FdWatch::wait(int fd, bool for_write, Clock::time_point deadline) {
     std::shared_ptr<Fiber> self = current_fiber();
     if (!self) {
-        pollfd entry{fd, static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
-        for (;;) {
-            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
-            const int ready = ::poll(&entry, 1, left.count() > 0 ? static_cast<int>(left.count()) : 0);
-            if (ready > 0) {
-                return true;  // errors and hang-ups included: libpq reports them next
-            }
-            if (ready == 0 || errno != EINTR) {
-                return false;
-            }
-        }
+        return poll_wait(fd, for_write, deadline);
     }
     net::execution_context& loop = net::query(self->executor, net::execution::context);
     if (registration_ &&
@@ -290,12 +300,18 @@ bool FdWatch::wait(int fd, bool for_write, Clock::time_point deadline) {
     if (!registration_) {
         const int copy = ::dup(fd);
         if (copy < 0) {
-            return false;
+            return poll_wait(fd, for_write, deadline);  // out of descriptors: this wait blocks
         }
         auto registration = std::make_unique<Registration>();
         registration->fd = fd;
         registration->loop = &loop;
-        registration->descriptor = std::make_unique<net::posix::stream_descriptor>(self->executor, copy);
+        try {
+            registration->descriptor = std::make_unique<net::posix::stream_descriptor>(self->executor, copy);
+        } catch (const std::exception&) {
+            // The loop cannot take it (out of memory, epoll's watch limit): this wait blocks.
+            ::close(copy);
+            return poll_wait(fd, for_write, deadline);
+        }
         // After the descriptor: the service must be newer than the ones the descriptor uses.
         registration->watches = net::use_service<WatchService>(loop).watches;
         std::lock_guard<std::mutex> lock(registration->watches->mutex);
@@ -368,6 +384,31 @@ void sleep_until(Clock::time_point deadline) {
         return;
     }
     std::make_shared<Suspension>(self)->suspend(deadline);
+}
+
+void run_blocking(const std::function<void()>& work) {
+    if (!inside()) {
+        work();
+        return;
+    }
+    struct Outcome {
+        Wakeup done;
+        std::exception_ptr error;
+    };
+    auto outcome = std::make_shared<Outcome>();
+    std::thread([&work, outcome] {
+        try {
+            work();
+        } catch (...) {
+            outcome->error = std::current_exception();
+        }
+        outcome->done.notify();  // `work` is not touched after this
+    }).detach();
+    while (!outcome->done.wait_until(Clock::now() + longest_wait)) {
+    }
+    if (outcome->error) {
+        std::rethrow_exception(outcome->error);
+    }
 }
 
 }  // namespace mcp::bridge::fiber

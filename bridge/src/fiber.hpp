@@ -67,4 +67,8 @@ private:
 // Sleeps until `deadline`: the fiber suspends, a thread sleeps.
 void sleep_until(Clock::time_point deadline);
 
+// Runs `work`, which blocks in a way no event loop can wait for (a host name lookup), on a
+// thread of its own while the fiber suspends; outside a fiber, here. Its exceptions pass on.
+void run_blocking(const std::function<void()>& work);
+
 }  // namespace mcp::bridge::fiber

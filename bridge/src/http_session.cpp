@@ -29,6 +29,8 @@ constexpr std::size_t buffer_slack_bytes = 16 * 1024;
 // closing a socket with unread data sends a reset that can destroy the response in transit.
 constexpr auto linger_time = std::chrono::seconds(2);
 constexpr std::size_t max_drain_bytes = 256 * 1024;
+// Request handlers running at once (each a fiber with its own stack, mostly untouched).
+constexpr int max_running_handlers = 8192;
 
 bool is_parse_error(beast::error_code ec) {
     return ec.category() == http::make_error_code(http::error::bad_method).category() &&
@@ -189,14 +191,24 @@ void HttpSession::dispatch_request() {
     handler_started_ = handler_ended_ = {};
     // The handler runs here, on this connection's strand, as a fiber: where it waits on the
     // database the fiber suspends and the thread serves other connections (fiber.hpp).
+    // Each running handler holds a stack: past the bound (or when none can be had) the
+    // request is turned away, as a full thread pool's queue would be.
+    if (context_->handlers_running.load() >= max_running_handlers) {
+        return reject(http::status::service_unavailable, "server busy");
+    }
     ++context_->handlers_running;
-    fiber::start(stream_.get_executor(), [self = shared_from_this()] {
-        self->handler_started_ = std::chrono::steady_clock::now();
-        Reply reply = self->run_handler();
-        self->handler_ended_ = std::chrono::steady_clock::now();
-        self->write_reply(std::move(reply));
-        --self->context_->handlers_running;
-    });
+    try {
+        fiber::start(stream_.get_executor(), [self = shared_from_this()] {
+            self->handler_started_ = std::chrono::steady_clock::now();
+            Reply reply = self->run_handler();
+            self->handler_ended_ = std::chrono::steady_clock::now();
+            self->write_reply(std::move(reply));
+            --self->context_->handlers_running;
+        });
+    } catch (const std::exception&) {
+        --context_->handlers_running;
+        reject(http::status::service_unavailable, "server busy");
+    }
 }
 
 Reply HttpSession::run_handler() const {

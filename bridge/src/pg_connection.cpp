@@ -4,6 +4,8 @@
 #include <poll.h>
 
 #include <memory>
+#include <system_error>
+#include <thread>
 
 #include "cancel_token.hpp"
 
@@ -24,7 +26,8 @@ bool PgConnection::connect(const std::string& conninfo, Deadline deadline) {
     // bridge's sessions recognisable in pg_stat_activity unless the URL names itself.
     const char* const keys[] = {"dbname", "fallback_application_name", nullptr};
     const char* const values[] = {conninfo.c_str(), "mcp-bridge", nullptr};
-    conn_ = PQconnectStartParams(keys, values, 1);
+    // Resolving a host name blocks: in a fiber, on a thread of its own.
+    fiber::run_blocking([&] { conn_ = PQconnectStartParams(keys, values, 1); });
     if (conn_ == nullptr || PQstatus(conn_) == CONNECTION_BAD) {
         close();
         return false;
@@ -165,16 +168,34 @@ std::string field(const PGresult* result, int code) {
     return value != nullptr ? value : "";
 }
 
-// Frees libpq's cancel object only after no thread can use it any more.
+// libpq's cancel object for the query running on `conn`, shared with whoever sends the cancel.
+std::shared_ptr<PGcancel> cancel_handle(PGconn* conn) {
+    PGcancel* raw = PQgetCancel(conn);
+    return raw != nullptr ? std::shared_ptr<PGcancel>(raw, PQfreeCancel) : nullptr;
+}
+
+// Asks the server to cancel, from a thread of its own: PQcancel opens a connection and waits
+// for the server, which must hold neither an I/O thread (request handlers are fibers on them)
+// nor a caller's lock. Without a thread to spare, the query runs on to its statement_timeout.
+void send_cancel(std::shared_ptr<PGcancel> handle) {
+    if (!handle) {
+        return;
+    }
+    try {
+        std::thread([handle] {
+            char ignored[256];
+            PQcancel(handle.get(), ignored, sizeof ignored);
+        }).detach();
+    } catch (const std::system_error&) {
+    }
+}
+
+// Removes the cancel action when the statement is done.
 struct CancelGuard {
     CancelToken* token;
-    PGcancel* handle;
     ~CancelGuard() {
         if (token != nullptr) {
             token->clear_action();
-        }
-        if (handle != nullptr) {
-            PQfreeCancel(handle);
         }
     }
 };
@@ -210,13 +231,10 @@ bool PgConnection::exec(std::string_view sql, const PgParams& params, Deadline d
         close();
         return false;
     }
-    CancelGuard guard{cancel, cancel != nullptr ? PQgetCancel(conn_) : nullptr};
-    if (cancel != nullptr && guard.handle != nullptr) {
-        PGcancel* handle = guard.handle;
-        cancel->set_action([handle] {
-            char ignored[256];
-            PQcancel(handle, ignored, sizeof ignored);
-        });
+    const std::shared_ptr<PGcancel> handle = cancel != nullptr ? cancel_handle(conn_) : nullptr;
+    CancelGuard guard{handle ? cancel : nullptr};
+    if (handle) {
+        cancel->set_action([handle] { send_cancel(handle); });
     }
     const bool ok = collect_results(deadline, rows, error);
     if (error.kind == PgError::Kind::server && error.sqlstate == "57014" && cancel != nullptr &&
@@ -291,12 +309,6 @@ bool PgConnection::collect_results(Deadline deadline, PgRows& rows, PgError& err
     return !failed;
 }
 
-void PgConnection::cancel_running_query() {
-    if (PGcancel* handle = PQgetCancel(conn_)) {
-        char ignored[256];
-        PQcancel(handle, ignored, sizeof ignored);
-        PQfreeCancel(handle);
-    }
-}
+void PgConnection::cancel_running_query() { send_cancel(cancel_handle(conn_)); }
 
 }  // namespace mcp::bridge

@@ -150,9 +150,15 @@ bool PgPool::run(const PgQuery& query, PgRows& rows, PgError& error, CancelToken
             error.kind = PgError::Kind::busy;
             return false;
         }
-        bool ok = prepare(*slot, query, deadline, error);
-        if (ok) {
-            ok = slot->connection.exec(query.sql, query.params, deadline, rows, error, cancel);
+        bool ok = false;
+        try {
+            ok = prepare(*slot, query, deadline, error) &&
+                 slot->connection.exec(query.sql, query.params, deadline, rows, error, cancel);
+        } catch (...) {
+            // Failed mid-statement (out of memory, say): the protocol state is unknown.
+            slot->connection.close();
+            release(slot);
+            throw;
         }
         release(slot);
         if (ok) {

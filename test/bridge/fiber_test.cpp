@@ -7,6 +7,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -171,6 +172,25 @@ TEST(Fiber, ASleepingFiberLeavesTheThreadFree) {
     EXPECT_TRUE(loop.runs_soon(300ms)) << "the sleep held the thread";
     EXPECT_FALSE(slept);
     ASSERT_TRUE(eventually([&] { return slept.load(); }));
+}
+
+TEST(Fiber, BlockingWorkRunsOnAThreadOfItsOwn) {
+    OneThreadLoop loop;
+    std::atomic<bool> done{false}, rethrown{false};
+    loop.start_fiber([&] {
+        // As a host name lookup: nothing an event loop can wait on.
+        fiber::run_blocking([] { std::this_thread::sleep_for(500ms); });
+        done = true;
+        try {
+            fiber::run_blocking([] { throw std::runtime_error("lookup failed"); });
+        } catch (const std::runtime_error&) {
+            rethrown = true;
+        }
+    });
+    EXPECT_TRUE(loop.runs_soon(300ms)) << "the blocking work held the loop's thread";
+    EXPECT_FALSE(done);
+    ASSERT_TRUE(eventually([&] { return rethrown.load(); }));
+    EXPECT_TRUE(done);
 }
 
 }  // namespace
