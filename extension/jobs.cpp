@@ -403,8 +403,9 @@ void serve_database() {
                 return;
             }
             if (waited && connection_settings(tx) != settings_at_start) {
-                // Someone changed this database's or role's settings while it waited.
-                worker::leave(0);
+                // Someone changed this database's or role's settings while it waited: a fresh
+                // worker, started when the next job is due, has them.
+                worker::leave(next_due_seconds(tx));
                 return;
             }
             waited = false;

@@ -12,6 +12,8 @@ extern "C" {
 #include "storage/ipc.h"
 }
 
+#include <poll.h>
+
 #include <rapidjson/document.h>
 
 #include <algorithm>
@@ -606,8 +608,19 @@ namespace {
 struct KeptLink {
     int dataset_id;
     int credential_version;
+    Clock::time_point kept_at;
     RemoteConnection connection;
 };
+// Older links are not reused: a server or a firewall between may have dropped them quietly.
+constexpr auto kKeptLinkAge = std::chrono::minutes(5);
+
+// Whether an idle connection still looks usable: nothing arrived on it meanwhile (a server
+// that ends a session, by idle_session_timeout, a restart or an administrator, says so first).
+bool still_quiet(PGconn* raw) {
+    if (PQstatus(raw) != CONNECTION_OK || PQtransactionStatus(raw) != PQTRANS_IDLE) return false;
+    pollfd entry{PQsocket(raw), POLLIN, 0};
+    return ::poll(&entry, 1, 0) == 0;
+}
 KeptLink* kept_link = nullptr;
 
 void close_kept_link(int, Datum) {
@@ -619,9 +632,8 @@ RemoteConnection first_link(const DatasetRecord& dataset) {
     if (kept_link != nullptr) {
         std::unique_ptr<KeptLink> kept(kept_link);
         kept_link = nullptr;
-        PGconn* raw = kept->connection.raw();
         if (kept->dataset_id == dataset.id && kept->credential_version == dataset.credential_version &&
-            PQstatus(raw) == CONNECTION_OK && PQtransactionStatus(raw) == PQTRANS_IDLE)
+            Clock::now() - kept->kept_at < kKeptLinkAge && still_quiet(kept->connection.raw()))
             return std::move(kept->connection);
     }
     return connect_dataset(dataset);
@@ -641,7 +653,7 @@ void keep_link(const DatasetRecord& dataset, RemoteConnection connection) {
         registered = true;
     }
     delete kept_link;
-    kept_link = new KeptLink{dataset.id, dataset.credential_version, std::move(connection)};
+    kept_link = new KeptLink{dataset.id, dataset.credential_version, Clock::now(), std::move(connection)};
 }
 
 }  // namespace

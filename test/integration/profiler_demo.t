@@ -202,8 +202,36 @@ is_deeply([@{$one{shops}{columns}{kind}}{qw(distinct_count null_count)}], [1, 60
 is_deeply([$one{nothing}{row_count}, map { @{$one{nothing}{columns}{$_}}{qw(distinct_count null_count)} } qw(label amount)],
           [0, 0, 0, 0, 0], 'an empty table: no rows, no distinct values, no NULLs');
 
+# --- the connection a worker keeps for its next profile -------------------------------------
+# Re-profiled at once, the dataset is read on the connection of the last profile; one the
+# dataset's server ended meanwhile is not reused (the profile opens another and completes).
+my $text_admin = connect_db($text_db);
+sub one_backends {
+    return $text_admin->selectcol_arrayref(q{SELECT pid FROM pg_stat_activity WHERE usename = 'mcp_profile_one'});
+}
+sub reprofile_one {
+    $dbh->do(q{SELECT mcp.reprofile_dataset($1)}, undef, $one_id);
+    $dbh->selectrow_array(q{SELECT mcp.wait_for_jobs($1, '60 s')}, undef, $one_id);
+    return $dbh->selectrow_array(
+        q{SELECT status, (result -> 'phases' ->> 'connect')::float8, attempts FROM mcp.jobs
+           WHERE dataset_id = $1 AND kind = 'profile' ORDER BY id DESC LIMIT 1}, undef, $one_id);
+}
+my $kept = one_backends();
+is(scalar @$kept, 1, 'after a profile, its worker keeps one connection to the dataset');
+my ($again_status) = reprofile_one();
+is($again_status, 'done', 'profiled again at once');
+is_deeply(one_backends(), $kept, '... on the same connection (the same server process)');
+my ($ended) = $text_admin->selectrow_array(
+    q{SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'mcp_profile_one'});
+is($ended, 1, 'the dataset server ends the kept connection');
+my ($after_status, $after_connect, $after_attempt) = reprofile_one();
+is("$after_status, attempt $after_attempt", 'done, attempt 1', 'profiled again at the first attempt: the ended connection is not reused');
+cmp_ok($after_connect, '>', 0, '... the profile connected anew');
+$text_admin->disconnect;
+
 $dbh->disconnect;
 $demo->disconnect;
 psql_ok('-d', 'postgres', '-c', "DROP DATABASE $db WITH (FORCE)", '-c', "DROP DATABASE $text_db WITH (FORCE)",
         '-c', 'DROP ROLE mcp_profile_one');
+
 done_testing();
