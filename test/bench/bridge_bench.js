@@ -5,16 +5,20 @@
 // The peer: the reference PostgreSQL MCP server from npm (@modelcontextprotocol/server-postgres,
 // Node, the SDK and node-postgres; its `query` tool runs SQL in a read-only transaction), over
 // stdio as it is made to run, on the same dataset; beside it mcp-bridge --stdio, the same
-// transport, and mcp-bridge over HTTP. Each SDK client spawns its own server process.
+// transport, and mcp-bridge over HTTP. Each SDK client spawns its own server process. Over
+// HTTP the peer runs behind supergateway (npm; stdio to Streamable HTTP, a server process per
+// session), as a stdio server is put on the network.
 // Prints figures and ratios; never fails on a timing.
 //
 // Environment: MCP_URL (…/mcp), MCP_API_KEY, BENCH_PG_URL (libpq conninfo of the metadata
 // database, as the bridge connects), PG_ROUNDTRIP_BIN, HTTP_ROUNDTRIP_BIN, and optionally
 // BENCH_SECONDS (5), BENCH_DATASET_ID (default: the first dataset list_datasets shows),
 // BENCH_REPORT (a file that collects the figures for make bench's table); for the stdio
-// measurements BRIDGE_BIN, PEER_SERVER_JS and PEER_DATABASE_URL (the dataset, as its reader).
+// measurements BRIDGE_BIN, PEER_SERVER_JS and PEER_DATABASE_URL (the dataset, as its reader),
+// and GATEWAY_JS (supergateway) for the peer over HTTP.
 'use strict';
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
+const net = require('node:net');
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
 const { StdioClientTransport } = require('@modelcontextprotocol/sdk/client/stdio.js');
@@ -88,6 +92,43 @@ async function measureSdk(sessions, tool, args) {
 async function measureBridge(clients, datasetId) {
   const sessions = await Promise.all(Array.from({ length: clients }, (_, i) => connect(`bridge-bench-${clients}-${i}`)));
   return measureSdk(sessions, 'execute_query', { dataset_id: datasetId, sql: 'SELECT 1' });
+}
+
+// A free TCP port on the loopback interface.
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => { const { port } = server.address(); server.close(() => resolve(port)); });
+    server.on('error', reject);
+  });
+}
+
+// The peer behind supergateway over Streamable HTTP (stateful: one peer process per session),
+// measured with SDK clients as mcp-bridge is.
+async function measureGateway(clients, peerArgs) {
+  const port = await freePort();
+  const gateway = spawn(process.execPath, [need('GATEWAY_JS'), '--stdio', peerArgs.map((a) => `'${a}'`).join(' '),
+    '--outputTransport', 'streamableHttp', '--stateful', '--port', String(port), '--logLevel', 'none'],
+    { stdio: 'ignore' });
+  try {
+    const gatewayUrl = new URL(`http://127.0.0.1:${port}/mcp`);
+    for (let i = 0; i < 100; ++i) {  // up when it accepts connections
+      const up = await new Promise((resolve) => {
+        const socket = net.connect(port, '127.0.0.1', () => { socket.end(); resolve(true); });
+        socket.on('error', () => resolve(false));
+      });
+      if (up) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const sessions = await Promise.all(Array.from({ length: clients }, async (_, i) => {
+      const client = new Client({ name: `gateway-bench-${clients}-${i}`, version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(gatewayUrl));
+      return client;
+    }));
+    return await measureSdk(sessions, 'query', { sql: 'SELECT 1' });
+  } finally {
+    gateway.kill('SIGTERM');
+  }
 }
 
 // SDK clients over stdio, each with its own server process: `command args` with `env`.
@@ -224,6 +265,10 @@ function report(label, value, unit, baselineLabel, baseline, target) {
   const peerJs = need('PEER_SERVER_JS');
   const bridgeEnv = { MCP_BRIDGE_DATABASE_URL: pgUrl, MCP_API_KEY: key };
   for (const clients of [1, 8]) {
+    show(`http_peer_${clients}`, 'SDK client, HTTP: peer behind supergateway',
+      await measureGateway(clients, [process.execPath, peerJs, need('PEER_DATABASE_URL')]));
+  }
+  for (const clients of [1, 8]) {
     show(`stdio_ours_${clients}`, 'SDK client, stdio: mcp-bridge --stdio',
       await measureStdio(clients, need('BRIDGE_BIN'), ['--stdio'], bridgeEnv, 'execute_query', { dataset_id: datasetId, sql: 'SELECT 1' }));
     show(`stdio_peer_${clients}`, 'SDK client, stdio: peer (server-postgres)',
@@ -253,10 +298,12 @@ function report(label, value, unit, baselineLabel, baseline, target) {
     'libpq execute_query, 16 conns', r.libpq_execute_query_16.calls_per_s, '-');
   report('tools/call, SDK client, 1 client, p50 (ms)', r.sdk_1.p50_ms, 'ms', 'raw HTTP tools/call p50', raw1.p50_ms, '-');
   console.log(`  SDK client at 8 clients: mcp-bridge over HTTP ${r.sdk_8.calls_per_s.toFixed(0)} calls/s = ` +
+    `${(r.sdk_8.calls_per_s / r.http_peer_8.calls_per_s).toFixed(1)}x the peer over HTTP (${r.http_peer_8.calls_per_s.toFixed(0)}), ` +
     `${(r.sdk_8.calls_per_s / r.stdio_peer_8.calls_per_s).toFixed(1)}x the peer over stdio (${r.stdio_peer_8.calls_per_s.toFixed(0)}); ` +
     `mcp-bridge --stdio ${r.stdio_ours_8.calls_per_s.toFixed(0)} = ${(r.stdio_ours_8.calls_per_s / r.stdio_peer_8.calls_per_s).toFixed(1)}x; ` +
     `p50 at 1 client: ours ${r.sdk_1.p50_ms.toFixed(3)} ms (stdio ${r.stdio_ours_1.p50_ms.toFixed(3)}), peer ${r.stdio_peer_1.p50_ms.toFixed(3)} ms`);
-  report('tools/call, SDK client, 8 clients (calls/s)', r.sdk_8.calls_per_s, 'calls/s', 'peer (server-postgres, stdio), 8 clients', r.stdio_peer_8.calls_per_s, '>= 4x peer');
+  report('tools/call, SDK client over HTTP, 8 clients (calls/s)', r.sdk_8.calls_per_s, 'calls/s', 'peer over HTTP (supergateway), 8 clients', r.http_peer_8.calls_per_s, '>= 4x peer');
+  report('tools/call, SDK client over HTTP, 1 client, p50 (ms)', r.sdk_1.p50_ms, 'ms', 'peer over HTTP (supergateway) p50', r.http_peer_1.p50_ms, '-');
   report('tools/call, SDK client over stdio, 8 clients (calls/s)', r.stdio_ours_8.calls_per_s, 'calls/s', 'peer (server-postgres, stdio), 8 clients', r.stdio_peer_8.calls_per_s, '-');
   report('tools/call, SDK client, 1 client, p50 vs peer (ms)', r.sdk_1.p50_ms, 'ms', 'peer (server-postgres, stdio) p50', r.stdio_peer_1.p50_ms, '-');
   for (const era of ['2025-11-25', '2026-07-28']) {

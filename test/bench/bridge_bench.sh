@@ -3,7 +3,7 @@
 # started): tools/call execute_query('SELECT 1') from a raw keep-alive HTTP client
 # (bridge/bench/http_roundtrip.cpp) and from the official SDK client (bridge_bench.js), beside
 # plain libpq round trips measured in the same run, and the peer (the reference PostgreSQL MCP
-# server from npm) beside mcp-bridge --stdio. Prints figures; never fails on a timing.
+# server from npm) over stdio beside mcp-bridge --stdio, and over HTTP behind supergateway. Prints figures; never fails on a timing.
 # BENCH_SECONDS (default 5) sets the length of each measurement.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -36,8 +36,9 @@ export PG_ROUNDTRIP_BIN=$ROOT/build/bridge/pg_roundtrip HTTP_ROUNDTRIP_BIN=$ROOT
 # The same way in as the bridge's own: the metadata database over its socket, as postgres.
 export BENCH_PG_URL=$DB_URL
 # The peer reads the dataset as its reader, over TCP as mcp_analytics does.
-PEER_SERVER_JS=$(bench_node_modules)/@modelcontextprotocol/server-postgres/dist/index.js
-export PEER_SERVER_JS BRIDGE_BIN=$ROOT/build/bridge/mcp-bridge
+BENCH_NODE_MODULES=$(bench_node_modules)
+PEER_SERVER_JS=$BENCH_NODE_MODULES/@modelcontextprotocol/server-postgres/dist/index.js
+export PEER_SERVER_JS BRIDGE_BIN=$ROOT/build/bridge/mcp-bridge GATEWAY_JS=$BENCH_NODE_MODULES/supergateway/dist/index.js
 export PEER_DATABASE_URL="postgresql://mcp_demo_reader:$PASSWORD@127.0.0.1:$PORT/mcp_demo"
 echo "bridge benchmark: PostgreSQL $(psql -X -At -d postgres -c 'SHOW server_version'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # --no-warnings: the SDK client adds an abort listener per request to one signal and warns.
