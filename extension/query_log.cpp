@@ -69,18 +69,36 @@ struct SharedEntry {
 
 // One row per entry of a JSON array, in one statement whose plan each backend keeps (the
 // same columns as mcp._log_query, which 0.1.0 called once per row and planned every time).
+// The entries as typed records (one pass over each entry, where a ->> per column searched
+// it again), the caller's context left as jsonb.
+#define MCP_LOG_RECORDS                                                                          \
+    " FROM pg_catalog.jsonb_to_recordset($1::jsonb) AS e(query_text text, query_type text,"      \
+    "      datasets_used integer[], execution_time_ms double precision, rows_returned integer,"  \
+    "      success boolean, error_message text, error_sqlstate text, response_format text,"     \
+    "      response_size_bytes integer, was_cached boolean, house_rule text,"                    \
+    "      started_unix_us bigint, context jsonb)"
+
 const char* const kInsert =
     "INSERT INTO mcp.query_logs (" MCP_LOG_COLUMNS_0_1_0
     ", house_rule, traceparent, user_id, oauth_client_id)"
-    " SELECT " MCP_LOG_VALUES_0_1_0 ", e ->> 'house_rule',"
+    " SELECT e.query_text, e.query_type, e.datasets_used, e.execution_time_ms, e.rows_returned,"
+    " e.success, e.error_message, e.error_sqlstate,"
+    " coalesce(e.context ->> 'tool_used', mcp.client_tool(e.context ->> 'client_name', e.context ->> 'user_agent')),"
+    " e.context ->> 'tool', e.context ->> 'client_name', e.context ->> 'client_version',"
+    " e.context ->> 'user_agent', e.context ->> 'session_id', (e.context ->> 'api_key_id')::integer,"
+    " e.response_format, e.response_size_bytes, e.was_cached,"
+    // When the call ran, not when its queued row was written (microseconds, exactly).
+    " coalesce(pg_catalog.to_timestamp(0) OPERATOR(pg_catalog.+)"
+    "          (e.started_unix_us OPERATOR(pg_catalog.*) interval '1 microsecond'), now()),"
+    " e.house_rule,"
     // Malformed trace context is dropped, not a failed log write.
-    " CASE WHEN e #>> '{context,traceparent}' OPERATOR(pg_catalog.~)"
+    " CASE WHEN e.context ->> 'traceparent' OPERATOR(pg_catalog.~)"
     "           '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$'"
-    "      THEN e #>> '{context,traceparent}' END,"
+    "      THEN e.context ->> 'traceparent' END,"
     // The person and OAuth client behind the caller's row, when it is one.
     " k.user_id, k.oauth_client_id"
-    MCP_LOG_ENTRIES
-    " LEFT JOIN mcp.api_keys k ON k.id = (e #>> '{context,api_key_id}')::integer";
+    MCP_LOG_RECORDS
+    " LEFT JOIN mcp.api_keys k ON k.id = (e.context ->> 'api_key_id')::integer";
 
 // The same over the columns of 0.1.0: a database whose library is already new but whose
 // ALTER EXTENSION mcp_analytics UPDATE has not run yet still logs every call.
@@ -91,6 +109,7 @@ const char* const kInsertBeforeUpdate =
 #undef MCP_LOG_COLUMNS_0_1_0
 #undef MCP_LOG_VALUES_0_1_0
 #undef MCP_LOG_ENTRIES
+#undef MCP_LOG_RECORDS
 
 const char* const kUpdatedLog =
     "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute"
