@@ -8,6 +8,8 @@ extern "C" {
 #include "storage/ipc.h"
 }
 
+#include <poll.h>
+
 #include <map>
 #include <vector>
 
@@ -24,6 +26,15 @@ struct Entry {
 std::map<int, std::vector<Entry>>* kept = nullptr;
 
 void clear_at_exit(int, Datum) { clear(); }
+
+// Whether an idle connection still looks usable: open, outside a transaction, and nothing
+// arrived on it meanwhile (a server that ends a session, by idle_session_timeout, a restart or
+// an administrator, says so first). One poll() beats a query that fails on a dead link.
+bool still_quiet(PGconn* raw) {
+    if (PQstatus(raw) != CONNECTION_OK || PQtransactionStatus(raw) != PQTRANS_IDLE) return false;
+    pollfd entry{PQsocket(raw), POLLIN, 0};
+    return ::poll(&entry, 1, 0) == 0;
+}
 
 std::map<int, std::vector<Entry>>& entries() {
     if (kept == nullptr) {
@@ -42,9 +53,7 @@ std::optional<RemoteConnection> take(const DatasetRecord& dataset) {
     while (!idle.empty()) {
         Entry entry = std::move(idle.back());
         idle.pop_back();
-        if (entry.credential_version == dataset.credential_version &&
-            PQstatus(entry.connection.raw()) == CONNECTION_OK &&
-            PQtransactionStatus(entry.connection.raw()) == PQTRANS_IDLE)
+        if (entry.credential_version == dataset.credential_version && still_quiet(entry.connection.raw()))
             return std::move(entry.connection);
         // Stale credentials or a broken link: it closes as `entry` goes out of scope.
     }

@@ -9,7 +9,8 @@
 
 namespace mcp::ext::pool {
 
-// An idle connection to this dataset made with its current credentials, if one is kept.
+// An idle connection to this dataset made with its current credentials, if one is kept and
+// nothing arrived on it since (a server that ended the session says so first).
 std::optional<RemoteConnection> take(const DatasetRecord& dataset);
 
 // Keeps a connection that finished its work cleanly (no transaction open), up to

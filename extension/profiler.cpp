@@ -1,5 +1,6 @@
 #include "profiler.hpp"
 
+#include "connection_pool.hpp"
 #include "crypto.hpp"
 #include "dataset_access.hpp"
 #include "jobs_settings.hpp"
@@ -8,11 +9,6 @@
 #include "profiler_runner.hpp"
 #include "spi.hpp"
 
-extern "C" {
-#include "storage/ipc.h"
-}
-
-#include <poll.h>
 
 #include <rapidjson/document.h>
 
@@ -601,41 +597,11 @@ ColumnProfile* TableProfile::column(const std::string& column_name) {
 
 namespace {
 
-// The first connection of the last profile, kept while the worker stays for its next job: a
-// dataset profiled again, as happens when a person re-profiles after a change, skips the
-// connection's start and authentication. Kept for one dataset and credential version, with
-// its settings reset; closed when the worker exits.
-struct KeptLink {
-    int dataset_id;
-    int credential_version;
-    Clock::time_point kept_at;
-    RemoteConnection connection;
-};
-// Older links are not reused: a server or a firewall between may have dropped them quietly.
-constexpr auto kKeptLinkAge = std::chrono::minutes(5);
-
-// Whether an idle connection still looks usable: nothing arrived on it meanwhile (a server
-// that ends a session, by idle_session_timeout, a restart or an administrator, says so first).
-bool still_quiet(PGconn* raw) {
-    if (PQstatus(raw) != CONNECTION_OK || PQtransactionStatus(raw) != PQTRANS_IDLE) return false;
-    pollfd entry{PQsocket(raw), POLLIN, 0};
-    return ::poll(&entry, 1, 0) == 0;
-}
-KeptLink* kept_link = nullptr;
-
-void close_kept_link(int, Datum) {
-    delete kept_link;
-    kept_link = nullptr;
-}
-
+// The profile's first connection comes from this backend's pool of dataset connections and
+// goes back to it, its settings reset: a worker that stays for the next job profiles the
+// dataset again, or runs its queries, without connecting and authenticating anew.
 RemoteConnection first_link(const DatasetRecord& dataset) {
-    if (kept_link != nullptr) {
-        std::unique_ptr<KeptLink> kept(kept_link);
-        kept_link = nullptr;
-        if (kept->dataset_id == dataset.id && kept->credential_version == dataset.credential_version &&
-            Clock::now() - kept->kept_at < kKeptLinkAge && still_quiet(kept->connection.raw()))
-            return std::move(kept->connection);
-    }
+    if (auto pooled = pool::take(dataset)) return std::move(*pooled);
     return connect_dataset(dataset);
 }
 
@@ -647,13 +613,7 @@ void keep_link(const DatasetRecord& dataset, RemoteConnection connection) {
     } catch (const PgError&) {
         return;  // closes it
     }
-    static bool registered = false;
-    if (!registered) {
-        pg_call([] { on_proc_exit(close_kept_link, 0); });
-        registered = true;
-    }
-    delete kept_link;
-    kept_link = new KeptLink{dataset.id, dataset.credential_version, Clock::now(), std::move(connection)};
+    pool::give_back(dataset, std::move(connection));
 }
 
 }  // namespace
