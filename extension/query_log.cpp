@@ -42,35 +42,10 @@ struct SharedEntry {
     char json[FLEXIBLE_ARRAY_MEMBER];
 };
 
-// The columns of 0.1.0 and the values for them from one JSON entry `e`.
-#define MCP_LOG_COLUMNS_0_1_0                                                                    \
-    "query_text, query_type, datasets_used, execution_time_ms, rows_returned, success,"         \
-    " error_message, error_sqlstate, tool_used, mcp_tool, client_name, client_version,"         \
-    " user_agent, session_id, api_key_id, response_format, response_size_bytes, was_cached,"     \
-    " created_at"
-#define MCP_LOG_VALUES_0_1_0                                                                     \
-    "e ->> 'query_text', e ->> 'query_type',"                                                   \
-    " ARRAY(SELECT pg_catalog.jsonb_array_elements_text(e -> 'datasets_used')::integer),"       \
-    " (e ->> 'execution_time_ms')::double precision,"                                           \
-    " (e ->> 'rows_returned')::integer, (e ->> 'success')::boolean,"                            \
-    " e ->> 'error_message', e ->> 'error_sqlstate',"                                           \
-    " coalesce(e #>> '{context,tool_used}',"                                                   \
-    "          mcp.client_tool(e #>> '{context,client_name}', e #>> '{context,user_agent}')),"  \
-    " e #>> '{context,tool}', e #>> '{context,client_name}', e #>> '{context,client_version}',"  \
-    " e #>> '{context,user_agent}', e #>> '{context,session_id}',"                              \
-    " (e #>> '{context,api_key_id}')::integer,"                                                 \
-    " e ->> 'response_format', (e ->> 'response_size_bytes')::integer,"                         \
-    " (e ->> 'was_cached')::boolean,"                                                        \
-    /* When the call ran, not when its queued row was written. */                              \
-    " coalesce(pg_catalog.to_timestamp(0)"                                                   \
-    "          OPERATOR(pg_catalog.+) ((e ->> 'started_unix_us') OPERATOR(pg_catalog.||) ' us')::interval,"     \
-    "          now())"
-#define MCP_LOG_ENTRIES " FROM pg_catalog.jsonb_array_elements($1::jsonb) AS e"
-
 // One row per entry of a JSON array, in one statement whose plan each backend keeps (the
 // same columns as mcp._log_query, which 0.1.0 called once per row and planned every time).
-// The entries as typed records (one pass over each entry, where a ->> per column searched
-// it again), the caller's context left as jsonb.
+// The entries are read as typed records (one pass over each entry, where a ->> per column
+// searched it again), the caller's context left as jsonb.
 #define MCP_LOG_RECORDS                                                                          \
     " FROM pg_catalog.jsonb_to_recordset($1::jsonb) AS e(query_text text, query_type text,"      \
     "      datasets_used integer[], execution_time_ms double precision, rows_returned integer,"  \
@@ -78,19 +53,28 @@ struct SharedEntry {
     "      response_size_bytes integer, was_cached boolean, house_rule text,"                    \
     "      started_unix_us bigint, context jsonb)"
 
+// The columns of 0.1.0 and the values for them from one entry `e`.
+#define MCP_LOG_COLUMNS_0_1_0                                                                    \
+    "query_text, query_type, datasets_used, execution_time_ms, rows_returned, success,"         \
+    " error_message, error_sqlstate, tool_used, mcp_tool, client_name, client_version,"         \
+    " user_agent, session_id, api_key_id, response_format, response_size_bytes, was_cached,"     \
+    " created_at"
+#define MCP_LOG_VALUES_0_1_0                                                                     \
+    "e.query_text, e.query_type, e.datasets_used, e.execution_time_ms, e.rows_returned,"         \
+    " e.success, e.error_message, e.error_sqlstate,"                                             \
+    " coalesce(e.context ->> 'tool_used',"                                                       \
+    "          mcp.client_tool(e.context ->> 'client_name', e.context ->> 'user_agent')),"       \
+    " e.context ->> 'tool', e.context ->> 'client_name', e.context ->> 'client_version',"        \
+    " e.context ->> 'user_agent', e.context ->> 'session_id', (e.context ->> 'api_key_id')::integer," \
+    " e.response_format, e.response_size_bytes, e.was_cached,"                                  \
+    /* When the call ran, not when its queued row was written (microseconds, exactly). */      \
+    " coalesce(pg_catalog.to_timestamp(0) OPERATOR(pg_catalog.+)"                               \
+    "          (e.started_unix_us OPERATOR(pg_catalog.*) interval '1 microsecond'), now())"
+
 const char* const kInsert =
     "INSERT INTO mcp.query_logs (" MCP_LOG_COLUMNS_0_1_0
     ", house_rule, traceparent, user_id, oauth_client_id)"
-    " SELECT e.query_text, e.query_type, e.datasets_used, e.execution_time_ms, e.rows_returned,"
-    " e.success, e.error_message, e.error_sqlstate,"
-    " coalesce(e.context ->> 'tool_used', mcp.client_tool(e.context ->> 'client_name', e.context ->> 'user_agent')),"
-    " e.context ->> 'tool', e.context ->> 'client_name', e.context ->> 'client_version',"
-    " e.context ->> 'user_agent', e.context ->> 'session_id', (e.context ->> 'api_key_id')::integer,"
-    " e.response_format, e.response_size_bytes, e.was_cached,"
-    // When the call ran, not when its queued row was written (microseconds, exactly).
-    " coalesce(pg_catalog.to_timestamp(0) OPERATOR(pg_catalog.+)"
-    "          (e.started_unix_us OPERATOR(pg_catalog.*) interval '1 microsecond'), now()),"
-    " e.house_rule,"
+    " SELECT " MCP_LOG_VALUES_0_1_0 ", e.house_rule,"
     // Malformed trace context is dropped, not a failed log write.
     " CASE WHEN e.context ->> 'traceparent' OPERATOR(pg_catalog.~)"
     "           '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$'"
@@ -104,11 +88,10 @@ const char* const kInsert =
 // ALTER EXTENSION mcp_analytics UPDATE has not run yet still logs every call.
 const char* const kInsertBeforeUpdate =
     "INSERT INTO mcp.query_logs (" MCP_LOG_COLUMNS_0_1_0 ") SELECT " MCP_LOG_VALUES_0_1_0
-    MCP_LOG_ENTRIES;
+    MCP_LOG_RECORDS;
 
 #undef MCP_LOG_COLUMNS_0_1_0
 #undef MCP_LOG_VALUES_0_1_0
-#undef MCP_LOG_ENTRIES
 #undef MCP_LOG_RECORDS
 
 const char* const kUpdatedLog =
