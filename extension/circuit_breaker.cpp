@@ -169,7 +169,6 @@ void define_settings() {
 }
 
 void register_at_preload() {
-    if (!process_shared_preload_libraries_in_progress) return;
     register_shared_struct("mcp_analytics circuit breaker", sizeof(Shared), create, reinterpret_cast<void**>(&shared));
 }
 

@@ -387,7 +387,7 @@ void serve_database() {
     MemoryContextSwitchTo(scratch);
     WorkerTransactions tx(scratch);
     TimestampTz idle_since = 0;  // since when nothing ran (0: something just did)
-    const std::string settings_at_start = connection_settings(tx);
+    std::optional<std::string> settings_at_start;  // read in the first round
     bool waited = false;
     for (;;) {
         check_for_interrupts();
@@ -402,7 +402,8 @@ void serve_database() {
                 worker::leave(next_due_seconds(tx));
                 return;
             }
-            if (waited && connection_settings(tx) != settings_at_start) {
+            if (!settings_at_start) settings_at_start = connection_settings(tx);
+            if (waited && connection_settings(tx) != *settings_at_start) {
                 // Someone changed this database's or role's settings while it waited: a fresh
                 // worker, started when the next job is due, has them.
                 worker::leave(next_due_seconds(tx));

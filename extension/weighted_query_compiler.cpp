@@ -171,9 +171,6 @@ std::string merged(const std::string& text_sql, const Mapping& mapping) {
     return sql + " ELSE " + text_sql + " END";
 }
 
-std::string mapped(const std::string& column_sql, const Mapping& mapping) {
-    return merged("(" + column_sql + ")::text", mapping);
-}
 
 bool names_table(const std::string& qualifier, const std::string& table_raw) {
     if (table_raw.empty()) return false;
@@ -252,8 +249,8 @@ Group parse_group(const rapidjson::Value& entry, std::size_t index, const Spec& 
                        "Known mappings (settings mappings.*): " +
                            (known.empty() ? std::string("none") : known) + ".");
         }
-        group.sql = mapped(column_sql, found->second);
         group.unmerged_sql = "(" + column_sql + ")::text";
+        group.sql = merged(group.unmerged_sql, found->second);
         group.mapping = found->second;
     } else {
         group.sql = column_sql;
@@ -456,7 +453,6 @@ class SqlBuilder {
                 event_sql_.push_back(group.sql);
             } else {
                 user_keys_.push_back("g" + std::to_string(user_keys_.size() + 1));
-                user_sql_.push_back(group.sql);
                 user_groups_.push_back(group);
             }
         }
@@ -490,18 +486,18 @@ class SqlBuilder {
             "estimators (R survey definitions) as sums.\n";
         // Read twice by the reach and event-group shapes: inlined, so each reading keeps the
         // table's statistics and may run in parallel.
-        const std::string universe_cte =
-            "universe AS " + std::string(semi_join_ || (universe_domain_ && event_groups_)
-                                             ? "NOT MATERIALIZED "
-                                             : "") +
-            "(\n" + universe() + "\n)";
+        auto universe_cte = [&] {
+            return "universe AS " +
+                   std::string(semi_join_ || (universe_domain_ && event_groups_) ? "NOT MATERIALIZED " : "") +
+                   "(\n" + universe() + "\n)";
+        };
         if (semi_join_ && spec_.event_filter)  // the reached users are read apart (tallies)
             sql += "WITH usable AS (\n" + universe(true) + "\n)";
         else if (semi_join_)
-            sql += "WITH usable AS (\n" + universe(true) + "\n), " + universe_cte;
+            sql += "WITH usable AS (\n" + universe(true) + "\n), " + universe_cte();
         else
-            sql += design_from_stats_ ? "WITH " + universe_cte
-                                  : "WITH design AS (\n" + design() + "\n), " + universe_cte;
+            sql += design_from_stats_ ? "WITH " + universe_cte()
+                                  : "WITH design AS (\n" + design() + "\n), " + universe_cte();
         if (semi_join_) {
             sql += ", tallies AS (\n" + tallies() + "\n), stats AS (\n" + reach_stats() + "\n)";
         } else {
@@ -536,11 +532,8 @@ class SqlBuilder {
             return "    SELECT n, total - n AS excluded\n      FROM (SELECT coalesce(sum(n), 0) AS n, "
                    "coalesce(sum(total), 0) AS total FROM tallies) AS counted";
         if (design_from_stats_)
-            return "    SELECT n, total - n AS excluded\n      FROM (SELECT coalesce(sum(" +
-                   std::string(semi_join_ ? "n" : "k") + "), 0) AS n FROM " +
-                   std::string(semi_join_      ? "tallies"
-                               : event_groups_ ? "collapsed WHERE part = 0"
-                                               : "stats") +
+            return "    SELECT n, total - n AS excluded\n      FROM (SELECT coalesce(sum(k), 0) AS n FROM " +
+                   std::string(event_groups_ ? "collapsed WHERE part = 0" : "stats") +
                    ") AS universe_count,\n           (SELECT count(*) AS total FROM " +
                    spec_.user_table + ") AS all_users";
         const std::string usable = "count(*) FILTER (WHERE " + weight_ok("w") + ")";
@@ -569,7 +562,7 @@ class SqlBuilder {
     bool merge_after_sums(std::size_t i) const { return semi_join_ && user_groups_[i].mapping.has_value(); }
 
     std::string user_key_sql(std::size_t i) const {
-        return merge_after_sums(i) ? user_groups_[i].unmerged_sql : user_sql_[i];
+        return merge_after_sums(i) ? user_groups_[i].unmerged_sql : user_groups_[i].sql;
     }
 
     // The users with a usable weight, those inside universe and user_filter. With flags: every
@@ -904,7 +897,7 @@ class SqlBuilder {
 
     const Spec& spec_;
     std::int64_t min_base_;
-    std::vector<std::string> user_keys_, event_keys_, all_keys_, user_sql_, event_sql_;
+    std::vector<std::string> user_keys_, event_keys_, all_keys_, event_sql_;
     std::vector<Group> user_groups_;
     bool universe_domain_ = false, event_groups_ = false;
     bool x_from_events_ = false, x_from_users_ = false;
