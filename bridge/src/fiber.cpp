@@ -74,12 +74,15 @@ private:
     }
 };
 
-struct Fiber {
+}  // namespace
+
+namespace detail {
+
+struct Fiber : std::enable_shared_from_this<Fiber> {
     net::any_io_executor executor;
     std::function<void()> body;
     ctx::fiber context;  // the fiber while it is suspended
     ctx::fiber caller;   // where it goes back to when it suspends
-    std::weak_ptr<Fiber> self;
 
     ~Fiber() {
         if (context) {
@@ -114,7 +117,7 @@ void yield() {
 // The running fiber, shared: whoever resumed it holds it meanwhile.
 std::shared_ptr<Fiber> current_fiber() {
     Fiber* raw = current_slot();
-    return raw != nullptr ? raw->self.lock() : nullptr;
+    return raw != nullptr ? raw->weak_from_this().lock() : nullptr;
 }
 
 // One suspension of a fiber: woken once, by an event or by its deadline.
@@ -141,12 +144,12 @@ public:
     // Suspends the fiber; true when woken by an event, false at the deadline.
     bool suspend(Clock::time_point deadline) {
         timer_.expires_at(std::min(deadline, Clock::now() + longest_wait));
-        timer_.async_wait(net::bind_executor(
-            fiber_->executor, [self = shared_from_this()](boost::system::error_code ec) {
-                if (ec != net::error::operation_aborted) {
-                    self->wake_here(true);
-                }
-            }));
+        // The timer runs its handler on the fiber's strand, the executor it was made with.
+        timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+            if (ec != net::error::operation_aborted) {
+                self->wake_here(true);
+            }
+        });
         yield();
         return !timed_out_;
     }
@@ -176,7 +179,9 @@ private:
     bool timed_out_ = false;
 };
 
-}  // namespace
+}  // namespace detail
+
+using namespace detail;
 
 bool inside() { return current_slot() != nullptr; }
 
@@ -184,7 +189,6 @@ void start(net::any_io_executor executor, std::function<void()> body) {
     auto fiber = std::make_shared<Fiber>();
     fiber->executor = std::move(executor);
     fiber->body = std::move(body);
-    fiber->self = fiber;
     Fiber* raw = fiber.get();
     fiber->context = ctx::fiber(std::allocator_arg, StackPool(), [raw](ctx::fiber&& caller) {
         raw->caller = std::move(caller);
@@ -248,10 +252,6 @@ public:
 };
 
 net::execution_context::id WatchService::id;
-
-}  // namespace
-
-namespace {
 
 // The wait of a thread: poll().
 bool poll_wait(int fd, bool for_write, Clock::time_point deadline) {
@@ -334,28 +334,19 @@ bool FdWatch::wait(int fd, bool for_write, Clock::time_point deadline) {
 
 // --- wake-ups and sleeps -------------------------------------------------------------------
 
-struct Wakeup::State {
-    std::condition_variable thread_waiter;
-    std::shared_ptr<Suspension> fiber_waiter;
-};
-
 bool Wakeup::wait_until(Clock::time_point deadline) {
     std::unique_lock<std::mutex> lock(mutex_);
     if (!notified_) {
-        auto state = std::make_shared<State>();
-        std::shared_ptr<Fiber> self = current_fiber();
-        if (self) {
-            state->fiber_waiter = std::make_shared<Suspension>(self);
-        }
-        state_ = state;
-        if (self) {
+        if (std::shared_ptr<Fiber> self = current_fiber()) {
+            auto suspension = std::make_shared<Suspension>(self);
+            fiber_waiter_ = suspension;
             lock.unlock();  // never held across the suspension
-            state->fiber_waiter->suspend(deadline);
+            suspension->suspend(deadline);
             lock.lock();
+            fiber_waiter_.reset();
         } else {
-            state->thread_waiter.wait_until(lock, deadline, [&] { return notified_; });
+            thread_waiter_.wait_until(lock, deadline, [&] { return notified_; });
         }
-        state_.reset();
     }
     const bool notified = notified_;
     notified_ = false;
@@ -367,10 +358,8 @@ void Wakeup::notify() {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         notified_ = true;
-        if (state_) {
-            state_->thread_waiter.notify_one();
-            fiber_waiter = state_->fiber_waiter;
-        }
+        thread_waiter_.notify_one();
+        fiber_waiter = fiber_waiter_;
     }
     if (fiber_waiter) {
         fiber_waiter->wake();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,10 @@ namespace mcp::bridge::fiber {
 // resume on another I/O thread).
 
 using Clock = std::chrono::steady_clock;
+
+namespace detail {
+class Suspension;  // fiber.cpp
+}
 
 // Whether the calling code runs in a fiber.
 bool inside();
@@ -58,9 +63,9 @@ public:
     void notify();
 
 private:
-    struct State;
     std::mutex mutex_;
-    std::shared_ptr<State> state_;  // of the wait in progress
+    std::condition_variable thread_waiter_;
+    std::shared_ptr<detail::Suspension> fiber_waiter_;  // the fiber waiting, if one is
     bool notified_ = false;
 };
 

@@ -27,8 +27,8 @@ struct RequestRecord {
     std::string client;
     int api_key_id = 0;
     // Where the time went (seconds; negative when the phase did not happen), for the
-    // phase histograms: reading, waiting for a handler thread, the handler, waiting for the
-    // I/O thread, writing.
+    // phase histograms: reading, waiting for the handler to start, the handler, waiting for
+    // the answer to be written, writing.
     double read_s = -1, queue_s = -1, handler_s = -1, reply_wait_s = -1, write_s = -1;
 };
 

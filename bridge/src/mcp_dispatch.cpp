@@ -4,7 +4,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <thread>
 
 #include "json.hpp"
 #include "mcp_modern.hpp"

@@ -183,9 +183,10 @@ std::string Metrics::render() const {
         }
         write_histograms(out, "mcp_bridge_phase_seconds",
                          "Where request time goes, by phase: http_read (reading and parsing), "
-                         "queue_wait (for a handler thread), auth (API key check), session "
-                         "(session check), sql_call (the one SQL call), handler (all of the "
-                         "handler), reply_wait (for the I/O thread), http_write (the answer).",
+                         "queue_wait (from parsed to the handler's start; its fiber starts at "
+                         "once), auth (API key check), session (session check), sql_call (the "
+                         "one SQL call), handler (all of the handler), reply_wait (from the "
+                         "handler's end to writing; the same fiber writes), http_write (the answer).",
                          phases, phase_buckets);
         collectors = collectors_;
     }

@@ -65,11 +65,9 @@ PgPool::Slot* PgPool::acquire(Deadline deadline) {
     // In line: release() hands its slot to the first waiter, a fiber or a thread.
     Waiter waiter;
     waiters_.push_back(&waiter);
-    ++waiting_;
     lock.unlock();
     waiter.wakeup.wait_until(deadline);
     lock.lock();
-    --waiting_;
     if (waiter.granted == nullptr) {
         waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &waiter));
         ++acquire_timeouts_;
@@ -188,7 +186,7 @@ PgPoolStats PgPool::stats() const {
         // figure is for a gauge, so busy slots count as open.
         stats.open += slot->busy || slot->connection.is_open() ? 1 : 0;
     }
-    stats.waiting = waiting_;
+    stats.waiting = waiters_.size();
     stats.connections_opened = connections_opened_;
     stats.acquire_timeouts = acquire_timeouts_;
     stats.connect_failures = connect_failures_;

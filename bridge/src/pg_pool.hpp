@@ -95,7 +95,6 @@ private:
     mutable std::mutex mutex_;
     std::deque<Waiter*> waiters_;  // first come, first served
     std::vector<std::unique_ptr<Slot>> slots_;
-    std::size_t waiting_ = 0;
     std::uint64_t connections_opened_ = 0;
     std::uint64_t acquire_timeouts_ = 0;
     std::uint64_t connect_failures_ = 0;
