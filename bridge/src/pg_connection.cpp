@@ -16,18 +16,47 @@ namespace {
 // A bound for a caller that would build statement texts on the fly.
 constexpr std::size_t max_prepared = 64;
 
+// libpq's cancel object for the connection, shared with whoever sends a cancel.
+std::shared_ptr<PGcancel> cancel_handle(PGconn* conn) {
+    PGcancel* raw = PQgetCancel(conn);
+    return raw != nullptr ? std::shared_ptr<PGcancel>(raw, PQfreeCancel) : nullptr;
+}
+
+// Asks the server to cancel, from a thread of its own: PQcancel opens a connection and waits
+// for the server, which must hold neither an I/O thread (request handlers are fibers on them)
+// nor a caller's lock. Without a thread to spare, the query runs on to its statement_timeout.
+void send_cancel(std::shared_ptr<PGcancel> handle) {
+    if (!handle) {
+        return;
+    }
+    try {
+        std::thread([handle] {
+            char ignored[256];
+            PQcancel(handle.get(), ignored, sizeof ignored);
+        }).detach();
+    } catch (const std::system_error&) {
+    }
+}
+
 }  // namespace
 
 PgConnection::~PgConnection() { close(); }
 
 bool PgConnection::connect(const std::string& conninfo, Deadline deadline) {
     close();
+    // Name lookups (every host's, as libpq tries them in turn) block: in a fiber, the whole
+    // connect runs on a thread of its own, where waits poll().
+    bool connected = false;
+    fiber::run_blocking([&] { connected = connect_here(conninfo, deadline); });
+    return connected;
+}
+
+bool PgConnection::connect_here(const std::string& conninfo, Deadline deadline) {
     // expand_dbname lets "dbname" carry a whole conninfo or URI; the fallback name makes the
     // bridge's sessions recognisable in pg_stat_activity unless the URL names itself.
     const char* const keys[] = {"dbname", "fallback_application_name", nullptr};
     const char* const values[] = {conninfo.c_str(), "mcp-bridge", nullptr};
-    // Resolving a host name blocks: in a fiber, on a thread of its own.
-    fiber::run_blocking([&] { conn_ = PQconnectStartParams(keys, values, 1); });
+    conn_ = PQconnectStartParams(keys, values, 1);
     if (conn_ == nullptr || PQstatus(conn_) == CONNECTION_BAD) {
         close();
         return false;
@@ -35,8 +64,6 @@ bool PgConnection::connect(const std::string& conninfo, Deadline deadline) {
     // libpq's contract: before the first PQconnectPoll, behave as if it asked to write.
     PostgresPollingStatusType status = PGRES_POLLING_WRITING;
     while (status != PGRES_POLLING_OK) {
-        // A host that failed may leave its socket number to the next host's socket.
-        watch_.forget();
         if (status == PGRES_POLLING_FAILED ||
             !wait_socket(status == PGRES_POLLING_READING ? Wait::read : Wait::write, deadline)) {
             close();
@@ -49,6 +76,7 @@ bool PgConnection::connect(const std::string& conninfo, Deadline deadline) {
         close();
         return false;
     }
+    cancel_ = cancel_handle(conn_);
     return true;
 }
 
@@ -64,6 +92,7 @@ bool PgConnection::ping(Deadline deadline) {
 void PgConnection::close() {
     prepared_.clear();  // prepared statements end with their session
     watch_.forget();    // before libpq closes the socket it watches
+    cancel_.reset();    // a cancel on its way keeps its own reference
     if (conn_ != nullptr) {
         PQfinish(conn_);
         conn_ = nullptr;
@@ -168,28 +197,6 @@ std::string field(const PGresult* result, int code) {
     return value != nullptr ? value : "";
 }
 
-// libpq's cancel object for the query running on `conn`, shared with whoever sends the cancel.
-std::shared_ptr<PGcancel> cancel_handle(PGconn* conn) {
-    PGcancel* raw = PQgetCancel(conn);
-    return raw != nullptr ? std::shared_ptr<PGcancel>(raw, PQfreeCancel) : nullptr;
-}
-
-// Asks the server to cancel, from a thread of its own: PQcancel opens a connection and waits
-// for the server, which must hold neither an I/O thread (request handlers are fibers on them)
-// nor a caller's lock. Without a thread to spare, the query runs on to its statement_timeout.
-void send_cancel(std::shared_ptr<PGcancel> handle) {
-    if (!handle) {
-        return;
-    }
-    try {
-        std::thread([handle] {
-            char ignored[256];
-            PQcancel(handle.get(), ignored, sizeof ignored);
-        }).detach();
-    } catch (const std::system_error&) {
-    }
-}
-
 // Removes the cancel action when the statement is done.
 struct CancelGuard {
     CancelToken* token;
@@ -231,10 +238,9 @@ bool PgConnection::exec(std::string_view sql, const PgParams& params, Deadline d
         close();
         return false;
     }
-    const std::shared_ptr<PGcancel> handle = cancel != nullptr ? cancel_handle(conn_) : nullptr;
-    CancelGuard guard{handle ? cancel : nullptr};
-    if (handle) {
-        cancel->set_action([handle] { send_cancel(handle); });
+    CancelGuard guard{cancel_ ? cancel : nullptr};
+    if (cancel_ && cancel != nullptr) {
+        cancel->set_action([handle = cancel_] { send_cancel(handle); });
     }
     const bool ok = collect_results(deadline, rows, error);
     if (error.kind == PgError::Kind::server && error.sqlstate == "57014" && cancel != nullptr &&
@@ -309,6 +315,6 @@ bool PgConnection::collect_results(Deadline deadline, PgRows& rows, PgError& err
     return !failed;
 }
 
-void PgConnection::cancel_running_query() { send_cancel(cancel_handle(conn_)); }
+void PgConnection::cancel_running_query() { send_cancel(cancel_); }
 
 }  // namespace mcp::bridge

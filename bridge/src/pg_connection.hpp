@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 
 // libpq's handle type, declared here so users of this header do not pull in libpq-fe.h.
 struct pg_conn;
+struct pg_cancel;
 
 namespace mcp::bridge {
 
@@ -73,6 +75,7 @@ public:
 
 private:
     enum class Wait { read, write };
+    bool connect_here(const std::string& conninfo, Deadline deadline);
     bool wait_socket(Wait what, Deadline deadline) const;
     bool flush_output(Deadline deadline);
     bool drain_results(Deadline deadline);
@@ -84,6 +87,9 @@ private:
                        PgError& error);
 
     pg_conn* conn_ = nullptr;
+    // What a cancel request needs (the server's address, the backend's key): fixed for the
+    // connection's life, shared with the thread that sends one.
+    std::shared_ptr<pg_cancel> cancel_;
     // In a request fiber, waits suspend the fiber instead of the thread (fiber.hpp).
     mutable fiber::FdWatch watch_;
     std::unordered_map<std::string, std::string> prepared_;  // SQL text → statement name
